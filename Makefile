@@ -1,0 +1,40 @@
+# make demo   create .venv, install, run the pipeline on the sample requests
+# make test   same set-up, then the whole test suite
+# make ui     the Dagster UI on http://127.0.0.1:3000 over the same instance
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# The shared sample requests when this checkout sits beside them, else the copies in examples/.
+SHARED_REQUESTS := ../shared/examples/requests
+DEMO_REQUESTS ?= $(if $(wildcard $(SHARED_REQUESTS)/*.yaml),$(SHARED_REQUESTS),examples/requests)
+
+.PHONY: demo test ui benchmark schema clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+demo: $(STAMP)
+	scripts/system-deps.sh fonts
+	$(BIN)/contract-assets demo $(DEMO_REQUESTS)
+
+test: $(STAMP)
+	scripts/system-deps.sh test
+	$(BIN)/python -m pytest
+
+ui: $(STAMP)
+	eval "$$($(BIN)/contract-assets env)" && $(BIN)/dagster dev -h 127.0.0.1 -p 3000
+
+benchmark: $(STAMP)
+	scripts/system-deps.sh fonts
+	$(BIN)/python benchmarks/render_benchmark.py
+	$(BIN)/python benchmarks/pipeline_benchmark.py
+
+schema: $(STAMP)
+	$(BIN)/python -m contract_assets.schema
+
+clean:
+	rm -rf $(VENV) .contract_assets .tmp_dagster_home_* *.egg-info

@@ -1,0 +1,84 @@
+"""Stages 5-6: the review copy, the rendered contract, and the signature package."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from dagster import AssetExecutionContext, MetadataValue, Output, asset
+
+from contract_assets.domain.models import (
+    ApprovalRouting,
+    ContractDraft,
+    RenderedDocuments,
+    Revision,
+    SignaturePackage,
+)
+from contract_assets.domain.packaging import (
+    build_signature_package,
+    render_contract,
+    render_review_copy,
+)
+from contract_assets.partitions import revision_partitions
+
+
+@asset(partitions_def=revision_partitions, group_name="contracts", kinds={"html"})
+def review_copy(context: AssetExecutionContext, contract_draft: ContractDraft) -> RenderedDocuments:
+    """The draft as HTML marked "for review", so approvers read what they approve."""
+    copy = render_review_copy(contract_draft)
+    context.add_output_metadata({"sha256": copy.files[0].sha256})
+    return copy
+
+
+@asset(
+    partitions_def=revision_partitions,
+    group_name="contracts",
+    output_required=False,
+    dagster_type=RenderedDocuments,
+    kinds={"pdf", "html"},
+)
+def contract_documents(
+    context: AssetExecutionContext,
+    contract_draft: ContractDraft,
+    approval_routing: ApprovalRouting,
+) -> Iterator[Output[RenderedDocuments]]:
+    """HTML, PDF and DOCX of an approved revision; nothing while it awaits approval."""
+    if approval_routing.status != "approved":
+        context.log.info(
+            f"{context.partition_key} awaits approval by "
+            + ", ".join(a.role for a in approval_routing.required_approvals)
+        )
+        return
+    decided = approval_routing.decided_at or datetime.now(UTC)
+    effective_date = contract_draft.effective_date or decided.astimezone(UTC).date()
+    documents = render_contract(contract_draft, effective_date=effective_date)
+    yield Output(
+        documents,
+        metadata={
+            "effective_date": effective_date.isoformat(),
+            "files": MetadataValue.md(
+                "\n".join(f"- `{f.filename}` {f.size:,} bytes, sha256 `{f.sha256}`" for f in documents.files)
+            ),
+        },
+    )
+
+
+@asset(partitions_def=revision_partitions, group_name="contracts", kinds={"json"})
+def signature_package(
+    context: AssetExecutionContext,
+    contract_request: Revision,
+    contract_draft: ContractDraft,
+    contract_documents: RenderedDocuments,
+) -> SignaturePackage:
+    """The manifest sent for signature: SHA-256 of every file and the signers in order."""
+    package = build_signature_package(
+        revision=contract_request,
+        draft=contract_draft,
+        documents=contract_documents,
+        created_at=datetime.now(UTC),
+    )
+    context.add_output_metadata(
+        {
+            "signers": [f"{s.order}. {s.name} ({s.party})" for s in package.signers],
+            "documents": len(package.documents),
+        }
+    )
+    return package

@@ -1,0 +1,69 @@
+"""Stage 2: the draft, assembled from the clause library."""
+
+from collections.abc import Iterator
+
+from dagster import AssetExecutionContext, AssetObservation, MetadataValue, Output, asset
+
+from contract_assets.domain.assembly import assemble_draft
+from contract_assets.domain.models import ContractDraft, Revision
+from contract_assets.domain.stages import approved_revision, blocked_on
+from contract_assets.partitions import revision_partitions
+from contract_assets.resources import ContractWorkspace
+
+
+@asset(
+    partitions_def=revision_partitions,
+    group_name="contracts",
+    output_required=False,
+    dagster_type=ContractDraft,
+    kinds={"python"},
+)
+def contract_draft(
+    context: AssetExecutionContext, contracts: ContractWorkspace, contract_request: Revision
+) -> Iterator[Output[ContractDraft] | AssetObservation]:
+    """Clauses selected from the library and filled with the request's data.
+
+    An sow whose parent MSA has no approved revision is blocked: nothing is produced and
+    the run stops here, to continue when the parent is approved.
+    """
+    workspace = contracts.workspace()
+    reason = blocked_on(contract_request, workspace.registry, workspace.layout)
+    if reason is not None:
+        context.log.info(f"{context.partition_key} is blocked: {reason}")
+        yield AssetObservation(
+            asset_key=context.asset_key,
+            partition=context.partition_key,
+            metadata={"blocked_on": reason},
+        )
+        return
+    request = contract_request.request
+    parent = None
+    if request.sow is not None:
+        parent_revision = approved_revision(
+            request.sow.parent_contract_id, workspace.registry, workspace.layout
+        )
+        parent = parent_revision.request if parent_revision else None
+    draft = assemble_draft(
+        partition_key=context.partition_key,
+        revision=contract_request.revision,
+        request=request,
+        request_hash=contract_request.content_hash,
+        entity=workspace.entities[request.our_entity],
+        library=workspace.library,
+        parent=parent,
+    )
+    outline = "\n".join(f"{i}. {c.title}" for i, c in enumerate(draft.clauses, 1))
+    for annex in draft.annexes:
+        outline += f"\n\n**{annex.title}**\n" + "\n".join(f"- {c.title}" for c in annex.clauses)
+    yield Output(
+        draft,
+        metadata={
+            "template": draft.template_id,
+            "clauses": len(draft.all_clauses()),
+            "annexes": [a.annex_id for a in draft.annexes],
+            "deviations": len(draft.deviations),
+            "library_version": draft.library_version,
+            "library_hash": draft.library_hash,
+            "outline": MetadataValue.md(outline),
+        },
+    )

@@ -1,0 +1,33 @@
+"""Stage 1: the validated request of one revision."""
+
+from dagster import AssetExecutionContext, MetadataValue, asset
+
+from contract_assets.domain.models import Revision
+from contract_assets.domain.requests import validate_request
+from contract_assets.partitions import revision_partitions
+from contract_assets.resources import ContractWorkspace
+
+
+@asset(partitions_def=revision_partitions, group_name="contracts", kinds={"python"})
+def contract_request(context: AssetExecutionContext, contracts: ContractWorkspace) -> Revision:
+    """The submitted request of this revision, checked again against today's configuration
+    (entities, parent contracts), with its canonical content hash."""
+    workspace = contracts.workspace()
+    revision = workspace.registry.get(context.partition_key)
+    validate_request(
+        revision.request.model_dump(mode="json"),
+        entities=workspace.entities.keys(),
+        find_contract=workspace.registry.latest_request,
+    )
+    request = revision.request
+    context.add_output_metadata(
+        {
+            "contract_id": request.contract_id,
+            "type": request.type.value,
+            "counterparty": request.counterparty.legal_name,
+            "content_hash": revision.content_hash,
+            "requested_by": request.requested_by,
+            "request": MetadataValue.json(request.model_dump(mode="json")),
+        }
+    )
+    return revision

@@ -1,0 +1,37 @@
+"""Stage 3: the risk assessment under the approval playbook."""
+
+from dagster import AssetExecutionContext, MetadataValue, asset
+
+from contract_assets.domain.models import ContractDraft, Revision, RiskAssessment
+from contract_assets.domain.playbook import assess_risk
+from contract_assets.partitions import revision_partitions
+from contract_assets.resources import ContractWorkspace
+
+
+@asset(partitions_def=revision_partitions, group_name="contracts", kinds={"python"})
+def risk_assessment(
+    context: AssetExecutionContext,
+    contracts: ContractWorkspace,
+    contract_request: Revision,
+    contract_draft: ContractDraft,
+) -> RiskAssessment:
+    """Score 0-100, level, the playbook rules that fired and the draft's deviations."""
+    risk = assess_risk(
+        partition_key=context.partition_key,
+        request=contract_request.request,
+        deviations=contract_draft.deviations,
+        playbook=contracts.workspace().playbook,
+    )
+    context.add_output_metadata(
+        {
+            "score": risk.score,
+            "level": risk.level,
+            "rules": [hit.rule for hit in risk.rules],
+            "why": MetadataValue.md(
+                "\n".join(f"- **{h.rule}**: {'; '.join(h.reasons)}" for h in risk.rules)
+                + "".join(f"\n- deviation: {d.description}" for d in risk.deviations)
+                or "No playbook rule fired and no deviation."
+            ),
+        }
+    )
+    return risk

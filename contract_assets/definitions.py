@@ -1,0 +1,44 @@
+"""The one Definitions object: assets, checks, jobs and resources of contract_assets."""
+
+from dagster import Definitions
+
+from contract_assets.assets.approval import approval_routing
+from contract_assets.assets.documents import contract_documents, review_copy, signature_package
+from contract_assets.assets.draft import contract_draft
+from contract_assets.assets.register import contract_register
+from contract_assets.assets.request import contract_request
+from contract_assets.assets.risk import risk_assessment
+from contract_assets.checks import deliverables_add_up, mandatory_clauses_present, manifest_matches_files
+from contract_assets.domain.home import ContractHome
+from contract_assets.io_managers import ContractIOManager
+from contract_assets.jobs import contract_pipeline, register_job
+from contract_assets.resources import ContractWorkspace
+
+
+def resources_for(home: ContractHome) -> dict:
+    """The resources of one deployment, all rooted in its contract home."""
+    return {
+        "io_manager": ContractIOManager(base_dir=str(home.storage_dir)),
+        "contracts": ContractWorkspace(home=str(home.root)),
+    }
+
+
+def build_definitions(home: ContractHome) -> Definitions:
+    return Definitions(
+        assets=[
+            contract_request,
+            contract_draft,
+            risk_assessment,
+            approval_routing,
+            review_copy,
+            contract_documents,
+            signature_package,
+            contract_register,
+        ],
+        asset_checks=[deliverables_add_up, mandatory_clauses_present, manifest_matches_files],
+        jobs=[contract_pipeline, register_job],
+        resources=resources_for(home),
+    )
+
+
+defs = build_definitions(ContractHome.from_env())

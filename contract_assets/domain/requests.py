@@ -1,0 +1,276 @@
+"""The one loader for contract requests: bytes in, a validated `ContractRequest` or every error out.
+
+Errors name the request's own field path (`counterparty.signatory.email`,
+`custom_clauses.0.text`); a rule across fields names the field it constrains.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.events import AliasEvent, DocumentStartEvent
+
+from contract_assets.domain.models import ContractRequest, ContractType
+
+MAX_REQUEST_BYTES = 1024 * 1024
+MAX_YAML_ALIASES = 20
+DOCUMENT = "(document)"  # the path of an error about the file as a whole
+
+# Which optional blocks each contract type allows; "required" ones must be present.
+_BLOCK_RULES: dict[str, dict[ContractType, str]] = {
+    "value": {
+        ContractType.MSA: "required",
+        ContractType.SOW: "required",
+        ContractType.DPA: "allowed",
+    },
+    "payment_terms_days": {ContractType.MSA: "allowed", ContractType.SOW: "allowed"},
+    "liability_cap_multiple": {ContractType.MSA: "allowed"},
+    "nda": {ContractType.NDA: "required"},
+    "sow": {ContractType.SOW: "required"},
+    "personal_data": {
+        ContractType.NDA: "allowed",
+        ContractType.MSA: "allowed",
+        ContractType.SOW: "allowed",
+        ContractType.DPA: "required",
+    },
+}
+
+
+@dataclass(frozen=True)
+class FieldError:
+    path: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
+class InvalidRequest(Exception):
+    """A request broke one or more rules; `errors` lists every failing field."""
+
+    def __init__(self, errors: list[FieldError]):
+        self.errors = errors
+        super().__init__("; ".join(f"{e.path}: {e.message}" for e in errors))
+
+
+# --- parsing -----------------------------------------------------------------------------
+
+
+def _yaml_loader() -> YAML:
+    # pure=True: ruamel's C loader speaks YAML 1.1, where NO (Norway) would become false.
+    yaml = YAML(typ="safe", pure=True)
+    yaml.version = (1, 2)
+    yaml.constructor.add_constructor("tag:yaml.org,2002:float", _exact_yaml_number)
+    return yaml
+
+
+def _exact_yaml_number(constructor: Any, node: Any) -> Any:
+    text = constructor.construct_scalar(node)
+    try:
+        return Decimal(text.replace("_", ""))
+    except InvalidOperation:
+        return text  # .inf / .nan: left as text for the field rules to refuse
+
+
+def parse_request(data: bytes, *, filename: str) -> Any:
+    """Decode a request file's bytes (YAML 1.2 or JSON by extension) into plain data."""
+    if len(data) > MAX_REQUEST_BYTES:
+        raise InvalidRequest(
+            [FieldError(DOCUMENT, f"is {len(data)} bytes; a request is at most 1 MiB")]
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(
+            [FieldError(DOCUMENT, f"is not UTF-8 (byte {exc.start}); save it as UTF-8")]
+        ) from None
+    text = text.removeprefix("\ufeff")
+    if Path(filename).suffix.lower() == ".json":
+        try:
+            return json.loads(text, parse_float=Decimal)
+        except json.JSONDecodeError as exc:
+            raise InvalidRequest(
+                [FieldError(DOCUMENT, f"is not valid JSON: {exc.msg} at line {exc.lineno}")]
+            ) from None
+    return _parse_yaml(text)
+
+
+def _parse_yaml(text: str) -> Any:
+    yaml = _yaml_loader()
+    try:
+        aliases = 0
+        documents = 0
+        for event in yaml.parse(StringIO(text)):
+            if isinstance(event, AliasEvent):
+                aliases += 1
+            if isinstance(event, DocumentStartEvent):
+                documents += 1
+                if event.version not in (None, (1, 2)):
+                    raise InvalidRequest(
+                        [FieldError(DOCUMENT, "declares a YAML version other than 1.2")]
+                    )
+        if aliases > MAX_YAML_ALIASES:
+            raise InvalidRequest(
+                [FieldError(DOCUMENT, f"uses {aliases} YAML aliases; at most {MAX_YAML_ALIASES}")]
+            )
+        if documents > 1:
+            raise InvalidRequest([FieldError(DOCUMENT, "holds more than one YAML document")])
+        return yaml.load(text)
+    except YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise InvalidRequest([FieldError(DOCUMENT, f"is not valid YAML: {problem}{where}")]) from None
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or DOCUMENT
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a field of a contract request"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _block_errors(raw: Mapping[str, Any]) -> list[FieldError]:
+    """Rules on which blocks the request's type allows; checked on the raw data so they are
+    reported together with field errors."""
+    try:
+        kind = ContractType(raw.get("type"))
+    except ValueError:
+        return []
+    errors = []
+    for field, allowed in _BLOCK_RULES.items():
+        rule = allowed.get(kind)
+        present = raw.get(field) is not None
+        if rule == "required" and not present:
+            errors.append(FieldError(field, f"is required for a contract of type {kind.value}"))
+        elif rule is None and present:
+            errors.append(FieldError(field, f"is not allowed for a contract of type {kind.value}"))
+    return errors
+
+
+def _cross_field_errors(
+    request: ContractRequest,
+    *,
+    entities: Collection[str],
+    find_contract: Callable[[str], ContractRequest | None],
+) -> list[FieldError]:
+    errors = []
+    if request.our_entity not in entities:
+        known = ", ".join(sorted(entities))
+        errors.append(
+            FieldError("our_entity", f"'{request.our_entity}' is not one of our entities ({known})")
+        )
+    if request.governing_law == "US":
+        errors.append(
+            FieldError("governing_law", "for the United States name the state, e.g. 'US-NY'")
+        )
+    if request.nda and request.nda.mutual and request.nda.disclosing_party is not None:
+        errors.append(
+            FieldError("nda.disclosing_party", "is only allowed when mutual is false")
+        )
+    if request.type is ContractType.DPA and request.personal_data is not None:
+        if not request.personal_data.processed:
+            errors.append(FieldError("personal_data.processed", "must be true for a dpa"))
+    if request.sow is not None:
+        total = sum((d.amount for d in request.sow.deliverables), Decimal(0))
+        if request.value is not None and total != request.value.amount:
+            errors.append(
+                FieldError(
+                    "sow.deliverables",
+                    f"amounts add up to {total}, but value.amount is {request.value.amount}",
+                )
+            )
+        parent_id = request.sow.parent_contract_id
+        parent = find_contract(parent_id)
+        if parent is None or parent.type is not ContractType.MSA:
+            errors.append(
+                FieldError(
+                    "sow.parent_contract_id",
+                    f"'{parent_id}' is not a submitted msa; submit the MSA first",
+                )
+            )
+        elif parent.counterparty.legal_name != request.counterparty.legal_name:
+            errors.append(
+                FieldError(
+                    "sow.parent_contract_id",
+                    f"msa '{parent_id}' is with '{parent.counterparty.legal_name}', not "
+                    f"'{request.counterparty.legal_name}'",
+                )
+            )
+    return errors
+
+
+def _with_type_defaults(request: ContractRequest) -> ContractRequest:
+    """Fill defaults that depend on the type, so equal contracts have equal content hashes."""
+    update: dict[str, Any] = {}
+    if request.type in (ContractType.MSA, ContractType.SOW) and request.payment_terms_days is None:
+        update["payment_terms_days"] = 30
+    if request.type is ContractType.MSA and request.liability_cap_multiple is None:
+        update["liability_cap_multiple"] = Decimal("1.00")
+    if request.nda and not request.nda.mutual and request.nda.disclosing_party is None:
+        update["nda"] = request.nda.model_copy(update={"disclosing_party": "us"})
+    return request.model_copy(update=update) if update else request
+
+
+def validate_request(
+    raw: Any,
+    *,
+    entities: Collection[str],
+    find_contract: Callable[[str], ContractRequest | None],
+) -> ContractRequest:
+    """Validate plain request data against every rule of PRODUCT.md section 2.
+
+    `find_contract` returns the latest submitted request of a contract id (for an sow's
+    parent). Raises `InvalidRequest` listing every failing field.
+    """
+    if not isinstance(raw, Mapping):
+        raise InvalidRequest([FieldError(DOCUMENT, "must be a mapping of request fields")])
+    errors = _block_errors(raw)
+    try:
+        request = ContractRequest.model_validate(dict(raw))
+    except ValidationError as exc:
+        errors += [FieldError(_path(e["loc"]), _message(e)) for e in exc.errors()]
+        raise InvalidRequest(_unique(errors)) from None
+    errors += _cross_field_errors(request, entities=entities, find_contract=find_contract)
+    if errors:
+        raise InvalidRequest(_unique(errors))
+    return _with_type_defaults(request)
+
+
+def _unique(errors: list[FieldError]) -> list[FieldError]:
+    return list(dict.fromkeys(errors))
+
+
+def load_request_file(
+    path: Path,
+    *,
+    entities: Collection[str],
+    find_contract: Callable[[str], ContractRequest | None],
+) -> ContractRequest:
+    """Read, parse and validate one request file (size checked before parsing)."""
+    size = path.stat().st_size
+    if size > MAX_REQUEST_BYTES:
+        raise InvalidRequest(
+            [FieldError(DOCUMENT, f"is {size} bytes; a request is at most 1 MiB")]
+        )
+    raw = parse_request(path.read_bytes(), filename=path.name)
+    return validate_request(raw, entities=entities, find_contract=find_contract)

@@ -1,0 +1,54 @@
+"""Where asset values and document files are stored, and how they are read back.
+
+The IO manager writes through this layout; the status report and the assets that look
+across revisions (an sow's parent MSA) read through it. Nothing else builds these paths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from contract_assets.domain.files import atomic_write_bytes
+from contract_assets.domain.models import FileBundle, StoredModel
+from contract_assets.domain.serialization import dump_model, load_model
+
+M = TypeVar("M", bound=StoredModel)
+
+
+@dataclass(frozen=True)
+class StorageLayout:
+    base_dir: Path
+
+    def value_path(self, asset: str, partition_key: str | None, suffix: str = ".json") -> Path:
+        name = partition_key if partition_key is not None else asset
+        return self.base_dir / "values" / asset / f"{name}{suffix}"
+
+    def documents_dir(self, partition_key: str) -> Path:
+        return self.base_dir / "documents" / partition_key
+
+    def write_model(self, asset: str, partition_key: str | None, model: StoredModel) -> Path:
+        """Store a typed value; a file bundle's files first, so a stored record always has them."""
+        if isinstance(model, FileBundle):
+            model = self._write_files(partition_key or asset, model)
+        path = self.value_path(asset, partition_key)
+        atomic_write_bytes(path, dump_model(model))
+        return path
+
+    def read_model(self, asset: str, partition_key: str | None, expected: type[M]) -> M | None:
+        path = self.value_path(asset, partition_key)
+        if not path.exists():
+            return None
+        return load_model(path.read_bytes(), expected, source=str(path))
+
+    def _write_files(self, folder: str, bundle: FileBundle) -> FileBundle:
+        directory = self.documents_dir(folder)
+        paths = {}
+        for filename, data in bundle.content.items():
+            target = directory / filename
+            if target.parent != directory:
+                raise ValueError(f"refusing to write {filename!r} outside {directory}")
+            atomic_write_bytes(target, data)
+            paths[filename] = str(target.resolve())
+        return bundle.model_copy(update={"paths": {**bundle.paths, **paths}})

@@ -1,0 +1,53 @@
+"""Resources: the contract workspace (home, registry, library, playbook, entities)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from dagster import ConfigurableResource
+
+from contract_assets.domain.clause_library import ClauseLibrary, load_entities, load_library
+from contract_assets.domain.home import ContractHome
+from contract_assets.domain.models import Entity
+from contract_assets.domain.playbook import SHIPPED_PLAYBOOK, Playbook, load_playbook
+from contract_assets.domain.revisions import RevisionRegistry
+from contract_assets.domain.storage import StorageLayout
+
+SHIPPED_LIBRARY = Path(__file__).resolve().parent / "library"
+
+
+class Workspace:
+    """Everything the pipeline reads besides its own upstream assets, for one home."""
+
+    def __init__(self, home: ContractHome):
+        self.home = home
+
+    @cached_property
+    def registry(self) -> RevisionRegistry:
+        return RevisionRegistry(self.home.requests_dir)
+
+    @cached_property
+    def layout(self) -> StorageLayout:
+        return StorageLayout(self.home.storage_dir)
+
+    @cached_property
+    def library(self) -> ClauseLibrary:
+        return load_library(SHIPPED_LIBRARY)
+
+    @cached_property
+    def playbook(self) -> Playbook:
+        return load_playbook(self.home.config_file("playbook.yaml", SHIPPED_PLAYBOOK))
+
+    @cached_property
+    def entities(self) -> dict[str, Entity]:
+        return load_entities(self.home.config_file("entities.yaml", SHIPPED_LIBRARY / "entities.yaml"))
+
+
+class ContractWorkspace(ConfigurableResource):
+    """The contract home as a Dagster resource (its path comes from configuration)."""
+
+    home: str
+
+    def workspace(self) -> Workspace:
+        return Workspace(ContractHome(Path(self.home).resolve()))
