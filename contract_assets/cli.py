@@ -20,6 +20,8 @@ from contract_assets.operations import ContractOperations, RevisionStatus
 from contract_assets.resources import Workspace
 
 EXIT_INVALID = 2
+# The console shows one progress line per revision; Dagster's own log goes to the instance.
+QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 REQUEST_SUFFIXES = {".yaml", ".yml", ".json"}
 
 
@@ -86,13 +88,16 @@ def _run(home: ContractHome, operations: ContractOperations) -> int:
             instance=instance,
             partition_key=partition_key,
             asset_selection=[AssetKey(step) for step in steps],
+            run_config=QUIET_RUN,
             raise_on_error=False,
         )
         return result.success
 
     results = operations.run(execute, progress=lambda s: print(_progress_line(s), flush=True))
     if results or not instance.get_latest_materialization_event(AssetKey("contract_register")):
-        defs.resolve_job_def("contract_register_job").execute_in_process(instance=instance)
+        defs.resolve_job_def("contract_register_job").execute_in_process(
+            instance=instance, run_config=QUIET_RUN
+        )
     if not results:
         print("nothing to run: every revision is settled or waiting")
     return 1 if any(r.stage.value == "failed" for r in results) else 0

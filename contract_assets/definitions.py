@@ -23,19 +23,22 @@ def resources_for(home: ContractHome) -> dict:
     }
 
 
+REVISION_ASSETS = [
+    contract_request,
+    contract_draft,
+    risk_assessment,
+    approval_routing,
+    review_copy,
+    contract_documents,
+    signature_package,
+]
+CHECKS = [deliverables_add_up, mandatory_clauses_present, manifest_matches_files]
+
+
 def build_definitions(home: ContractHome) -> Definitions:
     return Definitions(
-        assets=[
-            contract_request,
-            contract_draft,
-            risk_assessment,
-            approval_routing,
-            review_copy,
-            contract_documents,
-            signature_package,
-            contract_register,
-        ],
-        asset_checks=[deliverables_add_up, mandatory_clauses_present, manifest_matches_files],
+        assets=[*REVISION_ASSETS, contract_register],
+        asset_checks=CHECKS,
         jobs=[contract_pipeline, register_job],
         resources=resources_for(home),
     )

@@ -241,6 +241,9 @@ class ContractOperations:
             steps = [asset for asset in PIPELINE if asset not in status.materialized]
             if status.stage is Stage.FAILED:
                 steps = PIPELINE[self._resume_index(status):]
+            elif blocked_on(status.revision, self.workspace.registry, self.workspace.layout):
+                # An sow waiting for its MSA: validate it now, draft it once the MSA is approved.
+                steps = [s for s in steps if s == "contract_request"]
             if steps:
                 work.append((status, steps))
         return work

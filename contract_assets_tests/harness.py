@@ -1,0 +1,59 @@
+"""A contract home on a real SQLite Dagster instance in a temporary directory, for tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from contract_assets.cli import open_operations
+from contract_assets.domain.home import ContractHome
+from contract_assets.operations import ContractOperations
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "examples" / "requests"
+INVALID = REPO / "examples" / "invalid"
+SAMPLE_FILES = sorted(SAMPLES.glob("*.yaml"))
+
+
+@contextmanager
+def contract_home(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ContractHome]:
+    monkeypatch.setenv("CONTRACT_ASSETS_HOME", str(root))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    yield ContractHome(root.resolve()).ensure()
+
+
+@contextmanager
+def operations_for(home: ContractHome) -> Iterator[ContractOperations]:
+    with open_operations(home) as operations:
+        yield operations
+
+
+def files_under(path: Path) -> set[str]:
+    return {str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()}
+
+
+def require_binary(name: str) -> str:
+    """The path of an external program; a missing one fails under CI and skips elsewhere."""
+    found = shutil.which(name)
+    if found is None:
+        message = f"{name} is not installed (scripts/system-deps.sh test installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def cli(*args: str, home: ContractHome, cwd: Path = REPO, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the installed console command (as a user would) against `home`."""
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env["CONTRACT_ASSETS_HOME"] = str(home.root)
+    env.update(extra_env or {})
+    command = [str(Path(sys.executable).parent / "contract-assets"), *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)

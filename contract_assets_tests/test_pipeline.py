@@ -1,0 +1,190 @@
+"""Each asset materialized on a real (temporary SQLite) instance, one revision at a time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterInstance, materialize
+
+from contract_assets.assets import draft as draft_module
+from contract_assets.checks import (
+    deliverables_add_up,
+    mandatory_clauses_present,
+    manifest_matches_files,
+)
+from contract_assets.definitions import CHECKS, REVISION_ASSETS, build_definitions, resources_for
+from contract_assets.domain.files import sha256_file
+from contract_assets.domain.models import ContractDraft
+from contract_assets.operations import PIPELINE
+from contract_assets_tests.harness import SAMPLES, contract_home, operations_for
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    with contract_home(tmp_path / "home", monkeypatch) as home:
+        yield home
+
+
+@pytest.fixture
+def ops(home):
+    with operations_for(home) as operations:
+        yield operations
+
+
+def run_revision(home, instance: DagsterInstance, key: str, steps=PIPELINE, raise_on_error=True):
+    job = build_definitions(home).resolve_job_def("contract_pipeline")
+    return job.execute_in_process(
+        instance=instance,
+        partition_key=key,
+        asset_selection=[AssetKey(s) for s in steps],
+        raise_on_error=raise_on_error,
+    )
+
+
+def materialized(instance: DagsterInstance, key: str) -> set[str]:
+    return {a for a in PIPELINE if key in instance.get_materialized_partitions(AssetKey(a))}
+
+
+def test_auto_approved_nda_materializes_every_asset_and_passes_every_check(home, ops):
+    submitted = ops.submit(SAMPLES / "01-mutual-nda.yaml")
+    key = submitted.revision.partition_key
+    assert key == "acme-robotics-nda.r1"
+    assert submitted.stage.value == "received"
+
+    result = run_revision(home, ops.instance, key)
+
+    assert result.success
+    assert materialized(ops.instance, key) == set(PIPELINE)
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {
+        "deliverables_add_up": True,
+        "mandatory_clauses_present": True,
+        "manifest_matches_files": True,
+    }
+    status = ops.status_of(submitted.revision).as_json()
+    assert status["stage"] == "ready_for_signature"
+    assert status["required_approvals"] == []
+    for kind in ("html", "pdf", "docx", "manifest"):
+        assert Path(status["artifacts"][kind]).is_file(), kind
+    manifest = json.loads(Path(status["artifacts"]["manifest"]).read_text())
+    assert [s["role"] for s in manifest["signers"]] == ["us", "counterparty"]
+    for entry in manifest["files"]:
+        path = Path(status["artifacts"]["manifest"]).parent / entry["filename"]
+        assert sha256_file(path) == entry["sha256"]
+
+
+def test_revision_needing_finance_stops_at_awaiting_approval_without_documents(home, ops):
+    key = ops.submit(SAMPLES / "02-msa-high-value.yaml").revision.partition_key
+
+    assert run_revision(home, ops.instance, key).success
+
+    done = materialized(ops.instance, key)
+    assert "approval_routing" in done and "review_copy" in done
+    assert "contract_documents" not in done and "signature_package" not in done
+    status = ops.statuses("blue-fjord-msa")[0].as_json()
+    assert status["stage"] == "awaiting_approval"
+    assert status["required_approvals"] == [{"role": "finance", "tier": 1}]
+    assert status["annexes"] == ["dpa"]
+    review = Path(status["artifacts"]["review_html"]).read_text()
+    assert "Data Processing" in review
+
+
+def test_sow_is_blocked_until_its_msa_has_an_approved_revision(home, ops):
+    ops.submit(SAMPLES / "02-msa-high-value.yaml")
+    sow = ops.submit(SAMPLES / "03-sow-under-msa.yaml").revision
+
+    assert run_revision(home, ops.instance, sow.partition_key).success
+
+    assert materialized(ops.instance, sow.partition_key) == {"contract_request"}
+    status = ops.status_of(sow).as_json()
+    assert status["stage"] == "blocked"
+    assert "blue-fjord-msa" in status["blocked_on"]
+
+
+def test_newer_revision_supersedes_the_older_one(home, ops):
+    first = ops.submit(SAMPLES / "02-msa-high-value.yaml").revision
+    second = ops.submit(SAMPLES / "05-msa-revision-2.yaml").revision
+
+    assert (first.revision, second.revision) == (1, 2)
+    stages = {s.revision.partition_key: s.stage.value for s in ops.statuses("blue-fjord-msa")}
+    assert stages == {"blue-fjord-msa.r1": "superseded", "blue-fjord-msa.r2": "received"}
+
+
+def test_failing_mandatory_clause_check_stops_before_approval_and_run_resumes(home, ops, monkeypatch):
+    key = ops.submit(SAMPLES / "01-mutual-nda.yaml").revision.partition_key
+    real_assemble = draft_module.assemble_draft
+
+    def drop_first_mandatory(**kwargs) -> ContractDraft:
+        draft = real_assemble(**kwargs)
+        missing = draft.mandatory_clause_ids[0]
+        return draft.model_copy(
+            update={"clauses": [c for c in draft.clauses if c.clause_id != missing]}
+        )
+
+    monkeypatch.setattr(draft_module, "assemble_draft", drop_first_mandatory)
+    result = run_revision(home, ops.instance, key, raise_on_error=False)
+
+    assert not result.success
+    assert materialized(ops.instance, key) == {"contract_request", "contract_draft"}
+    status = ops.statuses()[0].as_json()
+    assert status["stage"] == "failed"
+    assert "mandatory_clauses_present" in status["error"]
+
+    # Fixed: `run` resumes from the draft (its check failed) and goes on to the end.
+    monkeypatch.setattr(draft_module, "assemble_draft", real_assemble)
+    (pending_status, steps), = ops.pending()
+    assert steps[0] == "contract_draft"
+    ran = ops.run(
+        lambda k, s: run_revision(home, ops.instance, k, s).success, progress=lambda s: None
+    )
+    assert [r.stage.value for r in ran] == ["ready_for_signature"]
+
+
+def test_asset_checks_report_problems(home, ops):
+    key = ops.submit(SAMPLES / "01-mutual-nda.yaml").revision.partition_key
+    run_revision(home, ops.instance, key)
+    status = ops.statuses()[0]
+
+    broken = status.draft.model_copy(update={"clauses": status.draft.clauses[1:]})
+    assert not mandatory_clauses_present(broken).passed
+    assert mandatory_clauses_present(status.draft).passed
+
+    Path(status.package.path_of("manifest")).parent.joinpath(f"{key}.pdf").write_bytes(b"tampered")
+    result = manifest_matches_files(status.package)
+    assert not result.passed and "does not match" in result.description
+
+    request = status.revision
+    assert deliverables_add_up(request).passed
+
+
+def test_io_manager_refuses_a_value_of_another_type(home, ops):
+    key = ops.submit(SAMPLES / "01-mutual-nda.yaml").revision.partition_key
+    run_revision(home, ops.instance, key, steps=["contract_request"])
+    stored = ops.workspace.layout.value_path("contract_request", key)
+    draft_path = ops.workspace.layout.value_path("contract_draft", key)
+    draft_path.parent.mkdir(parents=True, exist_ok=True)
+    draft_path.write_bytes(stored.read_bytes())  # a Revision where a ContractDraft belongs
+
+    result = run_revision(home, ops.instance, key, steps=["risk_assessment"], raise_on_error=False)
+
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data.error
+    text = str(failure.to_string())
+    assert "holds a Revision, but a ContractDraft was expected" in text
+
+
+def test_materialize_api_with_project_resources(home, ops):
+    """The assets also run through `materialize`, as the Dagster docs' tests do."""
+    key = ops.submit(SAMPLES / "04-one-way-nda-long.yaml").revision.partition_key
+    result = materialize(
+        [*REVISION_ASSETS, *CHECKS],
+        partition_key=key,
+        instance=ops.instance,
+        resources=resources_for(home),
+    )
+    assert result.success
+    routing = ops.statuses()[0].routing
+    assert routing.status == "awaiting_approval"
+    assert [(a.role, a.tier) for a in routing.required_approvals] == [("legal", 1)]
