@@ -1,0 +1,132 @@
+"""The console command and the plain Dagster commands, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance
+
+from contract_assets.domain.home import ContractHome, instance_yaml
+from contract_assets.partitions import REVISIONS
+from contract_assets_tests.harness import INVALID, REPO, SAMPLES, cli, contract_home, files_under
+
+DAGSTER = str(Path(sys.executable).parent / "dagster")
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    with contract_home(tmp_path / "home", monkeypatch) as home:
+        yield home
+
+
+def instance_of(home) -> DagsterInstance:
+    return DagsterInstance.from_config(str(home.dagster_home))
+
+
+def test_invalid_request_exits_2_names_every_path_and_leaves_nothing(home):
+    before = files_under(home.root)
+
+    result = cli("submit", "--json", str(INVALID / "bad-email-and-type-mismatch.yaml"), home=home)
+
+    assert result.returncode == 2
+    report = json.loads(result.stdout)
+    assert report["file"].endswith("bad-email-and-type-mismatch.yaml")
+    assert {e["path"] for e in report["errors"]} == {"counterparty.signatory.email", "nda"}
+    assert all(e["message"] for e in report["errors"])
+    after = files_under(home.root)
+    new_files = {f for f in after - before if not f.startswith("dagster/")}
+    assert new_files == set()
+    with instance_of(home) as instance:
+        assert instance.get_dynamic_partitions(REVISIONS) == []
+        assert instance.get_runs() == []
+
+
+def test_invalid_request_in_plain_text_goes_to_stderr_with_paths(home):
+    result = cli("submit", str(INVALID / "bad-email-and-type-mismatch.yaml"), home=home)
+    assert result.returncode == 2
+    assert "counterparty.signatory.email" in result.stderr
+    assert "nothing was stored" in result.stderr
+
+
+def test_submit_registers_once_and_equal_content_is_the_same_revision(home, tmp_path):
+    first = cli("submit", "--json", str(SAMPLES / "01-mutual-nda.yaml"), home=home)
+    # The same content with other comments, key order and spelling of defaults.
+    copy = tmp_path / "same.yaml"
+    copy.write_text(
+        (SAMPLES / "01-mutual-nda.yaml").read_text().replace("# A plain", "# Still a plain")
+        + "auto_renew: false\n"
+    )
+    second = cli("submit", "--json", str(copy), home=home)
+
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    one, two = json.loads(first.stdout), json.loads(second.stdout)
+    assert {k: one[k] for k in ("contract_id", "revision", "partition_key", "stage")} == {
+        "contract_id": "acme-robotics-nda",
+        "revision": 1,
+        "partition_key": "acme-robotics-nda.r1",
+        "stage": "received",
+    }
+    assert two["partition_key"] == "acme-robotics-nda.r1" and two["created"] is False
+    with instance_of(home) as instance:
+        assert instance.get_dynamic_partitions(REVISIONS) == ["acme-robotics-nda.r1"]
+
+
+def test_env_prints_exports_for_the_home(home):
+    result = cli("env", home=home)
+    assert result.returncode == 0
+    assert f"export CONTRACT_ASSETS_HOME={home.root}" in result.stdout
+    assert f"export DAGSTER_HOME={home.root / 'dagster'}" in result.stdout
+    assert (home.root / "dagster" / "dagster.yaml").exists()
+
+
+def test_top_level_dagster_yaml_points_at_the_default_home():
+    text = (REPO / "dagster.yaml").read_text()
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    expected = "\n".join(
+        line for line in instance_yaml(".contract_assets/dagster").splitlines() if not line.startswith("#")
+    )
+    assert body.strip() == expected.strip()
+
+
+def test_dagster_job_execute_runs_one_revision_with_nothing_set(tmp_path):
+    """From a directory holding the project's dagster.yaml, with no DAGSTER_HOME, the plain
+    Dagster command uses the default contract home's instance, as from the repo root."""
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(REPO / "dagster.yaml", project / "dagster.yaml")
+    env_home = project / ".contract_assets"
+    home = ContractHome(env_home)
+    submitted = cli("submit", str(SAMPLES / "01-mutual-nda.yaml"), home=home, cwd=project)
+    assert submitted.returncode == 0, submitted.stderr
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "CONTRACT_ASSETS_HOME")}
+    result = subprocess.run(
+        [
+            DAGSTER, "job", "execute",
+            "-m", "contract_assets.definitions",
+            "-j", "contract_pipeline",
+            "--tags", json.dumps({"dagster/partition": "acme-robotics-nda.r1"}),
+        ],
+        cwd=project, env=env, capture_output=True, text=True, timeout=600,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    status = cli("status", "--json", home=home, cwd=project)
+    (row,) = json.loads(status.stdout)
+    assert row["stage"] == "ready_for_signature"
+    assert Path(row["artifacts"]["pdf"]).is_relative_to(env_home.resolve())
+
+
+def test_dagster_definitions_validate_passes():
+    result = subprocess.run(
+        [DAGSTER, "definitions", "validate", "-m", "contract_assets.definitions"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Validation successful" in result.stderr + result.stdout
