@@ -71,7 +71,7 @@ def _currency(value: str) -> str:
     return value
 
 
-def _exact_decimal(value: Any) -> Any:
+def exact_decimal(value: Any) -> Any:
     """Accept numbers written as Decimal, int or string; never go through binary floats."""
     if isinstance(value, bool):
         raise ValueError("must be a number, not true/false")
@@ -115,7 +115,7 @@ Currency = Annotated[str, AfterValidator(_currency)]
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 Amount = Annotated[
     Decimal,
-    BeforeValidator(_exact_decimal),
+    BeforeValidator(exact_decimal),
     Field(gt=0, lt=MAX_AMOUNT),
     AfterValidator(_two_places),
     _as_text,
@@ -127,7 +127,7 @@ Text200 = Annotated[str, Field(min_length=1, max_length=200)]
 def _liability_cap(value: Any) -> Any:
     if value == "unlimited":
         return value
-    number = _exact_decimal(value)
+    number = exact_decimal(value)
     if not Decimal("0.5") <= number <= Decimal(10):
         raise ValueError("must be between 0.5 and 10, or 'unlimited'")
     return _two_places(number)

@@ -6,7 +6,6 @@ implements the fixed vocabulary of conditions they are written in.
 
 from __future__ import annotations
 
-import fnmatch
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -108,7 +107,7 @@ class Playbook(_Config):
     risk: RiskConfig
 
     def is_standard_law(self, code: str) -> bool:
-        return any(fnmatch.fnmatchcase(code, pattern) for pattern in self.standard_governing_law)
+        return code in self.standard_governing_law
 
 
 class PlaybookError(Exception):

@@ -14,12 +14,12 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.events import AliasEvent, DocumentStartEvent
 
-from contract_assets.domain.models import ContractRequest, ContractType
+from contract_assets.domain.models import Amount, ContractRequest, ContractType
 
 MAX_REQUEST_BYTES = 1024 * 1024
 MAX_YAML_ALIASES = 20
@@ -145,6 +145,8 @@ def _message(error: Mapping[str, Any]) -> str:
         return "is required"
     if kind == "extra_forbidden":
         return "is not a field of a contract request"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "must be a mapping of fields"
     message = str(error["msg"])
     return message.removeprefix("Value error, ")
 
@@ -167,40 +169,60 @@ def _block_errors(raw: Mapping[str, Any]) -> list[FieldError]:
     return errors
 
 
+def _get(raw: Any, dotted: str) -> Any:
+    """The value at a dotted path of raw request data, or None when any step is missing."""
+    value = raw
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+_AMOUNT = TypeAdapter(Amount)
+
+
+def _amount(value: Any) -> Decimal | None:
+    try:
+        return _AMOUNT.validate_python(value)
+    except ValidationError:
+        return None  # the field rule reports it
+
+
 def _cross_field_errors(
-    request: ContractRequest,
+    raw: Mapping[str, Any],
     *,
     entities: Collection[str],
     find_contract: Callable[[str], ContractRequest | None],
 ) -> list[FieldError]:
+    """Rules across fields, on the raw data so they are reported with the field errors."""
     errors = []
-    if request.our_entity not in entities:
+    entity = raw.get("our_entity")
+    if isinstance(entity, str) and entity not in entities:
         known = ", ".join(sorted(entities))
-        errors.append(
-            FieldError("our_entity", f"'{request.our_entity}' is not one of our entities ({known})")
-        )
-    if request.governing_law == "US":
+        errors.append(FieldError("our_entity", f"'{entity}' is not one of our entities ({known})"))
+    if raw.get("governing_law") == "US":
         errors.append(
             FieldError("governing_law", "for the United States name the state, e.g. 'US-NY'")
         )
-    if request.nda and request.nda.mutual and request.nda.disclosing_party is not None:
-        errors.append(
-            FieldError("nda.disclosing_party", "is only allowed when mutual is false")
-        )
-    if request.type is ContractType.DPA and request.personal_data is not None:
-        if not request.personal_data.processed:
-            errors.append(FieldError("personal_data.processed", "must be true for a dpa"))
-    if request.sow is not None:
-        total = sum((d.amount for d in request.sow.deliverables), Decimal(0))
-        if request.value is not None and total != request.value.amount:
+    if _get(raw, "nda.mutual") in (True, None) and _get(raw, "nda.disclosing_party") is not None:
+        errors.append(FieldError("nda.disclosing_party", "is only allowed when mutual is false"))
+    if raw.get("type") == ContractType.DPA.value and _get(raw, "personal_data.processed") is False:
+        errors.append(FieldError("personal_data.processed", "must be true for a dpa"))
+    deliverables = _get(raw, "sow.deliverables")
+    value = _amount(_get(raw, "value.amount"))
+    if isinstance(deliverables, list) and deliverables and value is not None:
+        amounts = [_amount(d.get("amount")) if isinstance(d, Mapping) else None for d in deliverables]
+        if None not in amounts and (total := sum(amounts, Decimal(0))) != value:
             errors.append(
                 FieldError(
-                    "sow.deliverables",
-                    f"amounts add up to {total}, but value.amount is {request.value.amount}",
+                    "sow.deliverables", f"amounts add up to {total}, but value.amount is {value}"
                 )
             )
-        parent_id = request.sow.parent_contract_id
+    parent_id = _get(raw, "sow.parent_contract_id")
+    if isinstance(parent_id, str):
         parent = find_contract(parent_id)
+        legal_name = _get(raw, "counterparty.legal_name")
         if parent is None or parent.type is not ContractType.MSA:
             errors.append(
                 FieldError(
@@ -208,12 +230,12 @@ def _cross_field_errors(
                     f"'{parent_id}' is not a submitted msa; submit the MSA first",
                 )
             )
-        elif parent.counterparty.legal_name != request.counterparty.legal_name:
+        elif parent.counterparty.legal_name != legal_name:
             errors.append(
                 FieldError(
                     "sow.parent_contract_id",
                     f"msa '{parent_id}' is with '{parent.counterparty.legal_name}', not "
-                    f"'{request.counterparty.legal_name}'",
+                    f"'{legal_name}'",
                 )
             )
     return errors
@@ -245,12 +267,11 @@ def validate_request(
     if not isinstance(raw, Mapping):
         raise InvalidRequest([FieldError(DOCUMENT, "must be a mapping of request fields")])
     errors = _block_errors(raw)
+    errors += _cross_field_errors(raw, entities=entities, find_contract=find_contract)
     try:
         request = ContractRequest.model_validate(dict(raw))
     except ValidationError as exc:
         errors += [FieldError(_path(e["loc"]), _message(e)) for e in exc.errors()]
-        raise InvalidRequest(_unique(errors)) from None
-    errors += _cross_field_errors(request, entities=entities, find_contract=find_contract)
     if errors:
         raise InvalidRequest(_unique(errors))
     return _with_type_defaults(request)
