@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from dagster import ConfigurableResource
@@ -15,6 +15,20 @@ from contract_assets.domain.revisions import RevisionRegistry
 from contract_assets.domain.storage import StorageLayout
 
 SHIPPED_LIBRARY = Path(__file__).resolve().parent / "library"
+
+
+@lru_cache(maxsize=4)
+def _library_at(root: Path, fingerprint: tuple) -> ClauseLibrary:
+    return load_library(root)
+
+
+def shared_library(root: Path) -> ClauseLibrary:
+    """The library at `root`, parsed once per process until one of its files changes
+    (parsing and compiling every clause costs ~150 ms, once per run otherwise)."""
+    fingerprint = tuple(
+        sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in root.rglob("*") if p.is_file())
+    )
+    return _library_at(root, fingerprint)
 
 
 class Workspace:
@@ -33,7 +47,7 @@ class Workspace:
 
     @cached_property
     def library(self) -> ClauseLibrary:
-        return load_library(SHIPPED_LIBRARY)
+        return shared_library(SHIPPED_LIBRARY)
 
     @cached_property
     def playbook(self) -> Playbook:
