@@ -51,7 +51,6 @@ class ContractIOManager(ConfigurableIOManager):
             )
 
     def load_input(self, context: InputContext) -> Any:
-        upstream = context.upstream_output
         asset = context.asset_key.to_user_string()
         key = context.asset_partition_key if context.has_asset_partitions else None
         expected = context.dagster_type.typing_type
@@ -63,7 +62,7 @@ class ContractIOManager(ConfigurableIOManager):
         if not (isinstance(expected, type) and issubclass(expected, StoredModel)):
             raise TypeError(
                 f"{asset}: the input reading it must be annotated with its model type "
-                f"(got {expected!r}; stored by {upstream.name if upstream else 'unknown'})"
+                f"(got {expected!r})"
             )
         value = self.layout.read_model(asset, key, expected)
         if value is None:
