@@ -21,6 +21,7 @@ from contract_assets.domain.models import (
     RiskAssessment,
     SignaturePackage,
 )
+from contract_assets.domain.packaging import unrenderable_text
 from contract_assets.domain.requests import FieldError, InvalidRequest, load_request_file
 from contract_assets.domain.revisions import TypeChanged
 from contract_assets.domain.stages import SETTLED, Stage, blocked_on, derive_stage
@@ -132,6 +133,8 @@ class ContractOperations:
         request = load_request_file(
             path, entities=self.workspace.entities.keys(), find_contract=registry.latest_request
         )
+        if errors := unrenderable_text(request):
+            raise InvalidRequest(errors)
         try:
             revision, created = registry.register(request, source_file=str(path.resolve()))
         except TypeChanged as exc:

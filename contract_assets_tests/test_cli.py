@@ -130,3 +130,22 @@ def test_dagster_definitions_validate_passes():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Validation successful" in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("Acme \x07 LLC", "control character U+0007"), ("Acme 𓀀 LLC", "no installed font can print")],
+)
+def test_text_a_contract_cannot_show_is_refused_at_submit(home, tmp_path, text, message):
+    request = (SAMPLES / "01-mutual-nda.yaml").read_text().replace(
+        "legal_name: Acme Robotics LLC", f'legal_name: "{text.replace(chr(7), chr(92) + "a")}"'
+    )
+    path = tmp_path / "request.yaml"
+    path.write_text(request, encoding="utf-8")
+
+    result = cli("submit", "--json", str(path), home=home)
+
+    assert result.returncode == 2
+    (error,) = json.loads(result.stdout)["errors"]
+    assert error["path"] == "counterparty.legal_name" and message in error["message"]
+    assert not (home.requests_dir / "acme-robotics-nda").exists()

@@ -153,7 +153,7 @@ def build_context(
             discloser, recipient = us, counterparty
     cap_source = parent if request.type == ContractType.SOW else request
     assert cap_source is not None  # _check_parent guarantees an sow's parent
-    governing_law = _jurisdiction(request.governing_law)
+    governing_law = jurisdiction_info(request.governing_law)
     return {
         "request": _plain(request),
         "us": us,
@@ -208,11 +208,11 @@ def _parties(request: ContractRequest, entity: Entity) -> list[Party]:
 
 def _party_data(party: Party) -> dict[str, Any]:
     data = party.model_dump(mode="python")
-    data["jurisdiction_name"] = _jurisdiction(party.jurisdiction)["full_name"]
+    data["jurisdiction_name"] = jurisdiction_info(party.jurisdiction)["full_name"]
     return data
 
 
-def _jurisdiction(code: str) -> dict[str, Any]:
+def jurisdiction_info(code: str) -> dict[str, Any]:
     """Names of a jurisdiction code (already validated by the request model)."""
     country = pycountry.countries.get(alpha_2=code[:2])
     country_name = getattr(country, "common_name", None) or country.name

@@ -9,6 +9,7 @@ from pathlib import Path
 from contract_assets.domain.files import canonical_json, sha256_bytes, sha256_file
 from contract_assets.domain.models import (
     ContractDraft,
+    ContractRequest,
     RenderedDocuments,
     RenderedFile,
     Revision,
@@ -16,8 +17,23 @@ from contract_assets.domain.models import (
     Signer,
 )
 from contract_assets.domain.rendering import render_docx, render_html, render_pdf
+from contract_assets.domain.rendering.fonts import load_font_set
+from contract_assets.domain.requests import FieldError, iter_text
 
 _DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def unrenderable_text(request: ContractRequest) -> list[FieldError]:
+    """Fields holding characters that no installed font can show (checked before a request
+    is accepted, so that no contract ever prints a blank or a box in their place)."""
+    fonts = load_font_set()
+    errors = []
+    for path, text in iter_text(request.model_dump(mode="json", exclude={"notes"})):
+        missing = sorted({c for c in text if not c.isspace() and fonts.face_for(c) is None})
+        if missing:
+            shown = ", ".join(f"'{c}' (U+{ord(c):04X})" for c in missing[:5])
+            errors.append(FieldError(path, f"has characters no installed font can print: {shown}"))
+    return errors
 
 
 def _file(kind: str, filename: str, media_type: str, data: bytes) -> RenderedFile:

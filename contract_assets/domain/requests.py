@@ -7,7 +7,8 @@ Errors name the request's own field path (`counterparty.signatory.email`,
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Mapping
+import re
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from io import StringIO
@@ -182,6 +183,34 @@ def _get(raw: Any, dotted: str) -> Any:
 _AMOUNT = TypeAdapter(Amount)
 
 
+def iter_text(data: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Every string in plain request data with its error path (`custom_clauses.0.text`)."""
+    if isinstance(data, str):
+        yield path or DOCUMENT, data
+    elif isinstance(data, Mapping):
+        for key, value in data.items():
+            yield from iter_text(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from iter_text(value, f"{path}.{index}" if path else str(index))
+
+
+# Control characters other than tab and line breaks: invisible in a contract, and refused
+# by the DOCX format itself.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _control_character_errors(raw: Mapping[str, Any]) -> list[FieldError]:
+    errors = []
+    for path, text in iter_text(raw):
+        found = _CONTROL.search(text)
+        if found:
+            errors.append(
+                FieldError(path, f"contains the control character U+{ord(found.group()):04X}; remove it")
+            )
+    return errors
+
+
 def _amount(value: Any) -> Decimal | None:
     try:
         return _AMOUNT.validate_python(value)
@@ -266,7 +295,7 @@ def validate_request(
     """
     if not isinstance(raw, Mapping):
         raise InvalidRequest([FieldError(DOCUMENT, "must be a mapping of request fields")])
-    errors = _block_errors(raw)
+    errors = _block_errors(raw) + _control_character_errors(raw)
     errors += _cross_field_errors(raw, entities=entities, find_contract=find_contract)
     try:
         request = ContractRequest.model_validate(dict(raw))
