@@ -348,7 +348,7 @@ class ApprovalRouting(StoredModel):
 
 
 class RenderedFile(StrictModel):
-    kind: Literal["html", "pdf", "docx", "review_html", "manifest"]
+    kind: Literal["html", "pdf", "docx", "review_html", "manifest", "redline", "executed_pdf"]
     filename: str
     media_type: str
     sha256: str
