@@ -5,13 +5,24 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
+from datetime import UTC, datetime
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from dagster import AssetKey, DagsterInstance
+from pydantic import ValidationError
+
+from contract_assets.domain.approvals import (
+    Approver,
+    ApproverConfigError,
+    DecisionPayload,
+    sign_decision,
+)
+from contract_assets.domain.signing import read_private_key, read_public_key, write_keypair
 
 from contract_assets.definitions import build_definitions
 from contract_assets.domain.home import ContractHome
@@ -124,6 +135,76 @@ def _status(operations: ContractOperations, contract_id: str | None, as_json: bo
     return 0
 
 
+def _keygen(private_path: Path) -> int:
+    try:
+        public = write_keypair(private_path)
+    except (FileExistsError, OSError) as exc:
+        print(f"{private_path}: {exc}", file=sys.stderr)
+        return 1
+    print(f"private key: {private_path} (owner-only; keep it to yourself)")
+    print(f"public key:  {public} (register it with `contract-assets approvers add`)")
+    return 0
+
+
+def _approvers_add(workspace: Workspace, args: argparse.Namespace) -> int:
+    try:
+        approver = Approver(
+            name=args.name,
+            email=args.email,
+            roles=args.role,
+            public_key=read_public_key(args.public_key),
+        )
+        workspace.approvers.add(approver)
+    except (ValidationError, ApproverConfigError, OSError, ValueError) as exc:
+        print(f"approver {args.name} not added: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"approver {approver.name} <{approver.email}> may decide as: {', '.join(approver.roles)}")
+    return 0
+
+
+def _approve(operations: ContractOperations, args: argparse.Namespace) -> int:
+    """Sign a decision with the approver's private key, then verify and record it."""
+    registry = operations.workspace.registry
+    try:
+        revision = registry.get(args.partition_key)
+        private_pem = read_private_key(args.key)
+    except (KeyError, ValueError, OSError) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    payload = DecisionPayload(
+        partition_key=revision.partition_key,
+        content_hash=revision.content_hash,
+        role=args.role,
+        approver=args.approver,
+        decision=args.decision.replace("-", "_"),
+        signed_at=datetime.now(UTC),
+        comment=args.comment,
+    )
+    signed = sign_decision(payload, private_pem)
+    if args.sign_only:
+        config = {"ops": {"record_signed_decision": {"config": {
+            **payload.model_dump(mode="json"), "signature": signed.signature}}}}
+        print(json.dumps(config, indent=2))
+        return 0
+    counted, reason, state = operations.record_decision(signed)
+    if not counted:
+        print(f"refused: {reason}", file=sys.stderr)
+        return 1
+    print(f"{revision.partition_key}: {args.role} {args.decision} by {args.approver} recorded")
+    if state != "awaiting_approval":
+        print(f"{revision.partition_key} is now {state}; the daemon (or `contract-assets run`) goes on")
+    return 0
+
+
+def _exec_dagster(home: ContractHome, command: list[str]) -> int:
+    """Run a Dagster program on this home's instance, with nothing for the user to set."""
+    home.ensure()
+    env = dict(os.environ, CONTRACT_ASSETS_HOME=str(home.root), DAGSTER_HOME=str(home.dagster_home))
+    program = Path(sys.executable).parent / command[0]
+    argv = [str(program) if program.exists() else command[0], *command[1:]]
+    return subprocess.call(argv, env=env)
+
+
 def _request_files(paths: Sequence[Path]) -> list[Path]:
     files = []
     for path in paths:
@@ -169,6 +250,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     status.add_argument("--json", action="store_true", help="one JSON array, an object per revision")
     demo = commands.add_parser("demo", help="submit and run the sample requests, then show status")
     demo.add_argument("directory", type=Path)
+    keygen = commands.add_parser("keygen", help="make an approver's Ed25519 key pair")
+    keygen.add_argument("name")
+    keygen.add_argument("--out", type=Path, required=True, help="private key file (FILE.pub: public)")
+    approvers = commands.add_parser("approvers", help="manage the approvers")
+    approver_commands = approvers.add_subparsers(dest="approvers_command", required=True)
+    add = approver_commands.add_parser("add", help="register (or replace) an approver")
+    add.add_argument("name")
+    add.add_argument("--email", required=True)
+    add.add_argument("--role", action="append", required=True)
+    add.add_argument("--public-key", type=Path, required=True)
+    approve = commands.add_parser("approve", help="sign and record a decision on a revision")
+    approve.add_argument("partition_key")
+    approve.add_argument("--role", required=True)
+    approve.add_argument("--approver", required=True)
+    approve.add_argument("--key", type=Path, required=True, help="the approver's private key file")
+    approve.add_argument(
+        "--decision", choices=["approve", "reject", "request-changes"], default="approve"
+    )
+    approve.add_argument("--comment")
+    approve.add_argument(
+        "--sign-only", action="store_true",
+        help="print the signed decision as run config for the record_approval job instead",
+    )
+    commands.add_parser("daemon", help="run dagster-daemon (sensors, schedules) on this home")
+    dev = commands.add_parser("dev", help="run the Dagster UI and daemon on this home")
+    dev.add_argument("--port", default="3000")
     args = parser.parse_args(argv)
 
     home = ContractHome.from_env()
@@ -176,6 +283,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         home.ensure()
         print(home.env_exports(), end="")
         return 0
+    if args.command == "keygen":
+        return _keygen(args.out)
+    if args.command == "approvers":
+        return _approvers_add(Workspace(home.ensure()), args)
+    if args.command == "daemon":
+        return _exec_dagster(home, ["dagster-daemon", "run", "-m", "contract_assets.definitions"])
+    if args.command == "dev":
+        return _exec_dagster(
+            home,
+            ["dagster", "dev", "-m", "contract_assets.definitions", "-h", "127.0.0.1", "-p", args.port],
+        )
     with open_operations(home) as operations:
         if args.command == "submit":
             return _submit(operations, args.files, args.json)
@@ -183,6 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(home, operations)
         if args.command == "status":
             return _status(operations, args.contract_id, args.json)
+        if args.command == "approve":
+            return _approve(operations, args)
         return _demo(home, operations, args.directory)
 
 

@@ -2,7 +2,8 @@
 
 from dagster import Definitions, in_process_executor
 
-from contract_assets.assets.approval import approval_routing
+from contract_assets.approval_job import record_approval
+from contract_assets.assets.approval import approval_record, approval_routing
 from contract_assets.assets.documents import contract_documents, review_copy, signature_package
 from contract_assets.assets.draft import contract_draft
 from contract_assets.assets.register import contract_register
@@ -13,6 +14,7 @@ from contract_assets.domain.home import ContractHome
 from contract_assets.io_managers import ContractIOManager
 from contract_assets.jobs import contract_pipeline, register_job
 from contract_assets.resources import ContractWorkspace
+from contract_assets.sensors import inbox_sensor, progress_sensor, register_sensor
 
 
 def resources_for(home: ContractHome) -> dict:
@@ -28,6 +30,7 @@ REVISION_ASSETS = [
     contract_draft,
     risk_assessment,
     approval_routing,
+    approval_record,
     review_copy,
     contract_documents,
     signature_package,
@@ -39,7 +42,8 @@ def build_definitions(home: ContractHome) -> Definitions:
     return Definitions(
         assets=[*REVISION_ASSETS, contract_register],
         asset_checks=CHECKS,
-        jobs=[contract_pipeline, register_job],
+        jobs=[contract_pipeline, register_job, record_approval],
+        sensors=[inbox_sensor, progress_sensor, register_sensor],
         resources=resources_for(home),
         # Also for the UI's "Materialize" and `dagster asset materialize`: a revision's steps
         # are small, and a subprocess per step would cost ~10 s a run on 2 cores.

@@ -6,6 +6,7 @@ and its last run; the typed values come from the IO manager's storage layout.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
 from contract_assets.domain.models import (
+    ApprovalRecord,
     ApprovalRouting,
     ContractDraft,
     RenderedDocuments,
@@ -24,7 +26,9 @@ from contract_assets.domain.models import (
 from contract_assets.domain.packaging import unrenderable_text
 from contract_assets.domain.requests import FieldError, InvalidRequest, load_request_file
 from contract_assets.domain.revisions import TypeChanged
-from contract_assets.domain.stages import SETTLED, Stage, blocked_on, derive_stage
+from contract_assets.domain.approvals import SignedDecision, approval_state, record_decision
+from contract_assets.domain.models import CONTRACT_ID_PATTERN
+from contract_assets.domain.stages import SETTLED, Stage, approved_revision, blocked_on, derive_stage
 from contract_assets.partitions import REVISIONS
 from contract_assets.resources import Workspace
 
@@ -37,6 +41,7 @@ PIPELINE = [
     "contract_draft",
     "risk_assessment",
     "approval_routing",
+    "approval_record",
     "review_copy",
     "contract_documents",
     "signature_package",
@@ -51,6 +56,7 @@ class RevisionStatus:
     draft: ContractDraft | None = None
     risk: RiskAssessment | None = None
     routing: ApprovalRouting | None = None
+    record: ApprovalRecord | None = None
     review: RenderedDocuments | None = None
     documents: RenderedDocuments | None = None
     package: SignaturePackage | None = None
@@ -82,6 +88,13 @@ class RevisionStatus:
             ]
             if self.routing
             else [],
+            "approval": {
+                "status": self.record.status,
+                "decided_at": self.record.decided_at.isoformat(),
+                "decisions": [d.model_dump(mode="json") for d in self.record.decisions],
+            }
+            if self.record
+            else None,
             "annexes": [a.annex_id for a in self.draft.annexes] if self.draft else [],
             "library_version": self.draft.library_version if self.draft else None,
             "library_hash": self.draft.library_hash if self.draft else None,
@@ -116,6 +129,13 @@ class SubmitResult:
         }
 
 
+@dataclass(frozen=True)
+class WorkItem:
+    status: RevisionStatus
+    steps: list[str]
+    key: str  # identifies the state that makes this work due (a run key for sensors)
+
+
 @dataclass
 class ContractOperations:
     workspace: Workspace
@@ -125,10 +145,15 @@ class ContractOperations:
     # --- submit ------------------------------------------------------------------------
 
     def submit(self, path: Path) -> SubmitResult:
-        """Validate one request file and register it as a revision (or find its twin).
-
-        Raises InvalidRequest, having stored nothing, when any rule fails.
+        """Validate one request file and register it as a revision (or find its twin), with
+        its dynamic partition. Raises InvalidRequest, having stored nothing, when any rule fails.
         """
+        revision, created = self.register(path)
+        self.ensure_partitions([revision.partition_key])
+        return SubmitResult(revision, created, self.status_of(revision).stage)
+
+    def register(self, path: Path) -> tuple[Revision, bool]:
+        """Validate and register a request file; the partition is the caller's to add."""
         registry = self.workspace.registry
         request = load_request_file(
             path, entities=self.workspace.entities.keys(), find_contract=registry.latest_request
@@ -136,11 +161,9 @@ class ContractOperations:
         if errors := unrenderable_text(request):
             raise InvalidRequest(errors)
         try:
-            revision, created = registry.register(request, source_file=str(path.resolve()))
+            return registry.register(request, source_file=str(path.resolve()))
         except TypeChanged as exc:
             raise InvalidRequest([FieldError("type", str(exc))]) from None
-        self.ensure_partitions([revision.partition_key])
-        return SubmitResult(revision, created, self.status_of(revision).stage)
 
     def ensure_partitions(self, keys: Iterable[str]) -> None:
         """Add the dynamic partitions that are missing (idempotent, batched)."""
@@ -148,6 +171,39 @@ class ContractOperations:
         missing = [key for key in keys if key not in existing]
         for start in range(0, len(missing), PARTITION_BATCH):
             self.instance.add_dynamic_partitions(REVISIONS, missing[start : start + PARTITION_BATCH])
+
+    # --- decisions ---------------------------------------------------------------------
+
+    def record_decision(self, signed: SignedDecision) -> tuple[bool, str | None, str | None]:
+        """Verify a signed decision against its revision and record it, accepted or refused.
+
+        Returns whether it counted, why not, and the revision's approval status afterwards.
+        A refused decision changes nothing but the refusal record kept beside the
+        revision's accepted decisions.
+        """
+        log = self.workspace.decisions
+        key = signed.payload.partition_key
+        try:
+            revision = self.workspace.registry.get(key)
+        except (KeyError, ValueError):
+            reason = f"no revision {key} has been submitted"
+            if _safe_key(key):  # a key that cannot name a folder is refused unrecorded
+                log.record(signed, reason)
+            return False, reason, None
+        status = self.status_of(revision)
+        if status.routing is None:
+            reason = f"{key} is {status.stage.value}, not awaiting approval"
+            log.record(signed, reason)
+            return False, reason, None
+        counted, reason, state = record_decision(
+            signed,
+            log=log,
+            routing=status.routing,
+            revision=revision,
+            approvers=self.workspace.approvers.load(),
+            superseded=status.stage is Stage.SUPERSEDED,
+        )
+        return counted, reason, state.status
 
     # --- status ------------------------------------------------------------------------
 
@@ -180,25 +236,26 @@ class ContractOperations:
         error = None
         if last_run is not None and last_run.status == DagsterRunStatus.FAILURE:
             error = self._failure_message(last_run.run_id)
-        routing = layout.read_model("approval_routing", key, ApprovalRouting) if "approval_routing" in done else None
+        def read(asset: str, model: type) -> Any:
+            return layout.read_model(asset, key, model) if asset in done else None
+
+        record = read("approval_record", ApprovalRecord)
         waiting = blocked_on(revision, self.workspace.registry, layout)
         stage = derive_stage(
             materialized=done,
-            routing=routing,
+            record=record,
             superseded=revision.revision < latest_number,
             failed=error is not None,
             blocked=waiting is not None,
         )
-        def read(asset: str, model: type) -> Any:
-            return layout.read_model(asset, key, model) if asset in done else None
-
         return RevisionStatus(
             revision=revision,
             stage=stage,
             materialized=done,
             draft=read("contract_draft", ContractDraft),
             risk=read("risk_assessment", RiskAssessment),
-            routing=routing,
+            routing=read("approval_routing", ApprovalRouting),
+            record=record,
             review=read("review_copy", RenderedDocuments),
             documents=read("contract_documents", RenderedDocuments),
             package=read("signature_package", SignaturePackage),
@@ -233,23 +290,43 @@ class ContractOperations:
 
     # --- run ---------------------------------------------------------------------------
 
-    def pending(self) -> list[tuple[RevisionStatus, list[str]]]:
-        """Revisions with work to do, each with the steps to run (resuming where it stopped)."""
+    def pending(self) -> list[WorkItem]:
+        """Revisions with work to do, each with the steps to run (resuming where it stopped).
+
+        `WorkItem.key` names the state that makes the work due (content hash, decisions,
+        parent revision), so a sensor can use it as a run key: the same state never starts
+        a second run.
+        """
         work = []
         for status in self.statuses():
-            if status.stage in SETTLED:
-                continue
-            if status.stage is Stage.BLOCKED:
-                continue  # nothing to do until the parent is approved
-            steps = [asset for asset in PIPELINE if asset not in status.materialized]
-            if status.stage is Stage.FAILED:
-                steps = PIPELINE[self._resume_index(status):]
-            elif blocked_on(status.revision, self.workspace.registry, self.workspace.layout):
-                # An sow waiting for its MSA: validate it now, draft it once the MSA is approved.
-                steps = [s for s in steps if s == "contract_request"]
-            if steps:
-                work.append((status, steps))
+            item = self._work_for(status)
+            if item is not None and item.steps:
+                work.append(item)
         return work
+
+    def _work_for(self, status: RevisionStatus) -> WorkItem | None:
+        revision = status.revision
+        steps = [asset for asset in PIPELINE if asset not in status.materialized]
+        key = f"{revision.partition_key}:{revision.content_hash[:16]}"
+        if status.stage is Stage.AWAITING_APPROVAL:
+            accepted = self.workspace.decisions.accepted(revision.partition_key)
+            if status.routing is None or approval_state(status.routing, accepted).status == "awaiting_approval":
+                return None
+            return WorkItem(status, steps, f"{key}:decided:{accepted[-1].decision_id[:16]}")
+        if status.stage in SETTLED or status.stage is Stage.BLOCKED:
+            return None
+        if status.stage is Stage.FAILED:
+            return WorkItem(status, PIPELINE[self._resume_index(status):], f"{key}:retry:{status.last_run_id}")
+        if blocked_on(revision, self.workspace.registry, self.workspace.layout):
+            # An sow waiting for its MSA: validate it now, draft it once the MSA is approved.
+            return WorkItem(status, [s for s in steps if s == "contract_request"], f"{key}:intake")
+        if status.stage is Stage.RECEIVED:
+            return WorkItem(status, steps, f"{key}:intake")
+        parent = revision.request.sow.parent_contract_id if revision.request.sow else None
+        if parent is not None:
+            approved = approved_revision(parent, self.workspace.registry, self.workspace.layout)
+            return WorkItem(status, steps, f"{key}:parent:{approved.partition_key if approved else '-'}")
+        return WorkItem(status, steps, f"{key}:resume:{steps[0] if steps else '-'}")
 
     def _resume_index(self, status: RevisionStatus) -> int:
         """A failed revision resumes at its first missing step, or at the step whose check failed."""
@@ -271,13 +348,28 @@ class ContractOperations:
         execute: Callable[[str, list[str]], bool],
         progress: Callable[[RevisionStatus], None],
     ) -> list[RevisionStatus]:
-        """Run every revision with work to do, oldest submission first; report each."""
+        """Run every revision with work to do, oldest submission first; report each.
+
+        Runs again while a run made new work due (an approved MSA unblocks its SOW), at most
+        a few rounds, and never the same work twice.
+        """
         registry = self.workspace.registry
         self.ensure_partitions(r.partition_key for r in registry.all())
-        results = []
-        for status, steps in self.pending():
-            execute(status.revision.partition_key, steps)
-            after = self.status_of(status.revision)
-            progress(after)
-            results.append(after)
+        results, done = [], set()
+        for _ in range(5):
+            work = [item for item in self.pending() if item.key not in done]
+            for item in work:
+                done.add(item.key)
+                execute(item.status.revision.partition_key, item.steps)
+                after = self.status_of(item.status.revision)
+                progress(after)
+                results.append(after)
+            if not work:
+                break
         return results
+
+
+def _safe_key(key: str) -> bool:
+    """Whether `key` looks like a revision key, so that it may name a folder."""
+    contract_id, _, number = key.rpartition(".r")
+    return number.isdigit() and re.fullmatch(CONTRACT_ID_PATTERN, contract_id) is not None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
+from contract_assets.domain.approvals import ApproverDirectory, DecisionLog
 from contract_assets.domain.clause_library import ClauseLibrary, load_entities, load_library
 from contract_assets.domain.home import ContractHome
 from contract_assets.domain.models import Entity
@@ -44,6 +45,14 @@ class Workspace:
     @cached_property
     def layout(self) -> StorageLayout:
         return StorageLayout(self.home.storage_dir)
+
+    @cached_property
+    def decisions(self) -> DecisionLog:
+        return DecisionLog(self.home.decisions_dir)
+
+    @cached_property
+    def approvers(self) -> ApproverDirectory:
+        return ApproverDirectory(self.home.config_dir)
 
     @cached_property
     def library(self) -> ClauseLibrary:

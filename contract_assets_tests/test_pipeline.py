@@ -134,8 +134,8 @@ def test_failing_mandatory_clause_check_stops_before_approval_and_run_resumes(ho
 
     # Fixed: `run` resumes from the draft (its check failed) and goes on to the end.
     monkeypatch.setattr(draft_module, "assemble_draft", real_assemble)
-    (pending_status, steps), = ops.pending()
-    assert steps[0] == "contract_draft"
+    (item,) = ops.pending()
+    assert item.steps[0] == "contract_draft"
     ran = ops.run(
         lambda k, s: run_revision(home, ops.instance, k, s).success, progress=lambda s: None
     )

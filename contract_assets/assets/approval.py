@@ -1,10 +1,18 @@
 """Stage 4: who must approve, from the playbook; auto-approval when nobody must."""
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from dagster import AssetExecutionContext, asset
+from dagster import AssetExecutionContext, Output, asset
 
-from contract_assets.domain.models import ApprovalRouting, Revision, RiskAssessment
+from contract_assets.domain.approvals import approval_state
+from contract_assets.domain.models import (
+    ApprovalRecord,
+    ApprovalRouting,
+    RecordedDecision,
+    Revision,
+    RiskAssessment,
+)
 from contract_assets.domain.playbook import required_approvals
 from contract_assets.partitions import revision_partitions
 from contract_assets.resources import ContractWorkspace
@@ -31,7 +39,6 @@ def approval_routing(
         required_approvals=needed,
         auto_approved=not needed,
         playbook_version=playbook.version,
-        decided_at=None if needed else datetime.now(UTC),
     )
     context.add_output_metadata(
         {
@@ -41,3 +48,63 @@ def approval_routing(
         }
     )
     return routing
+
+
+@asset(
+    partitions_def=revision_partitions,
+    group_name="contracts",
+    output_required=False,
+    dagster_type=ApprovalRecord,
+    kinds={"python"},
+)
+def approval_record(
+    context: AssetExecutionContext,
+    contracts: ContractWorkspace,
+    approval_routing: ApprovalRouting,
+) -> Iterator[Output[ApprovalRecord]]:
+    """The decision on this revision, once there is one: approved (automatically or by every
+    required person, tier by tier), rejected, or closed with changes requested.
+
+    While approvals are missing nothing is produced and the run stops here; the approval
+    sensor starts the rest when the last verified decision is recorded.
+    """
+    workspace = contracts.workspace()
+    key = context.partition_key
+    if approval_routing.auto_approved:
+        decided_at, status, decisions = datetime.now(UTC), "approved", []
+    else:
+        state = approval_state(approval_routing, workspace.decisions.accepted(key))
+        if state.status == "awaiting_approval":
+            pending = ", ".join(f"{a.role} (tier {a.tier})" for a in state.pending_roles)
+            context.log.info(f"{key} awaits approval by {pending}")
+            return
+        status = state.status
+        decisions = [
+            RecordedDecision(
+                decision_id=signed.decision_id,
+                approver=signed.payload.approver,
+                role=signed.payload.role,
+                decision=signed.payload.decision,
+                signed_at=signed.payload.signed_at,
+                comment=signed.payload.comment,
+            )
+            for signed in state.approvals
+        ]
+        decided_at = max(d.signed_at for d in decisions)
+    record = ApprovalRecord(
+        partition_key=key,
+        content_hash=approval_routing.content_hash,
+        status=status,
+        auto_approved=approval_routing.auto_approved,
+        playbook_version=approval_routing.playbook_version,
+        decided_at=decided_at,
+        decisions=decisions,
+    )
+    yield Output(
+        record,
+        metadata={
+            "status": status,
+            "decided_at": decided_at.isoformat(),
+            "decisions": [f"{d.role}: {d.decision} by {d.approver}" for d in decisions],
+        },
+    )

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from contract_assets.domain.models import (
-    ApprovalRouting,
+    ApprovalRecord,
     ContractDraft,
     RenderedDocuments,
     Revision,
@@ -38,17 +38,13 @@ def review_copy(context: AssetExecutionContext, contract_draft: ContractDraft) -
 def contract_documents(
     context: AssetExecutionContext,
     contract_draft: ContractDraft,
-    approval_routing: ApprovalRouting,
+    approval_record: ApprovalRecord,
 ) -> Iterator[Output[RenderedDocuments]]:
-    """HTML, PDF and DOCX of an approved revision; nothing while it awaits approval."""
-    if approval_routing.status != "approved":
-        context.log.info(
-            f"{context.partition_key} awaits approval by "
-            + ", ".join(a.role for a in approval_routing.required_approvals)
-        )
+    """HTML, PDF and DOCX of an approved revision; nothing for a rejected or closed one."""
+    if approval_record.status != "approved":
+        context.log.info(f"{context.partition_key} is {approval_record.status}: no documents")
         return
-    decided = approval_routing.decided_at or datetime.now(UTC)
-    effective_date = contract_draft.effective_date or decided.astimezone(UTC).date()
+    effective_date = contract_draft.effective_date or approval_record.decided_at.astimezone(UTC).date()
     documents = render_contract(contract_draft, effective_date=effective_date)
     yield Output(
         documents,

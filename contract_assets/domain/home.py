@@ -11,7 +11,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from contract_assets.domain.files import atomic_write_bytes
+
 HOME_ENV = "CONTRACT_ASSETS_HOME"
+MARK = "# Written by contract-assets; rewritten when it differs (remove this line to keep edits)."
 DEFAULT_HOME = ".contract_assets"
 
 
@@ -22,7 +25,7 @@ def instance_yaml(base_dir: str) -> str:
     path, so plain `dagster` commands run from the repo root use the same instance.
     """
     return f"""\
-# Written by contract-assets; regenerated when missing.
+{MARK}
 storage:
   sqlite:
     base_dir: {base_dir}/storage
@@ -36,6 +39,13 @@ compute_logs:
   class: LocalComputeLogManager
   config:
     base_dir: {base_dir}/logs
+# Runs started by sensors and the UI wait in a queue; two at a time suits a small machine.
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+concurrency:
+  runs:
+    max_concurrent_runs: 2
 telemetry:
   enabled: false
 """
@@ -73,6 +83,26 @@ class ContractHome:
         return self.root / "quarantine"
 
     @property
+    def processed_dir(self) -> Path:
+        """Inbox files that were registered, kept as they arrived."""
+        return self.root / "processed"
+
+    @property
+    def decisions_dir(self) -> Path:
+        """Signed approval decisions, accepted and refused, per revision."""
+        return self.root / "decisions"
+
+    @property
+    def executed_dir(self) -> Path:
+        """Countersigned PDFs dropped here as `<partition_key>.pdf` mark a revision executed."""
+        return self.root / "executed"
+
+    @property
+    def alerts_dir(self) -> Path:
+        """The alert log and the ledger of alerts already sent."""
+        return self.root / "alerts"
+
+    @property
     def config_dir(self) -> Path:
         """Configuration overrides (entities.yaml, playbook.yaml) that replace the shipped ones."""
         return self.root / "config"
@@ -84,13 +114,21 @@ class ContractHome:
             self.storage_dir,
             self.inbox_dir,
             self.quarantine_dir,
+            self.processed_dir,
+            self.decisions_dir,
+            self.executed_dir,
+            self.alerts_dir,
             self.config_dir,
             self.dagster_home,
         ):
             directory.mkdir(parents=True, exist_ok=True)
         instance_config = self.dagster_home / "dagster.yaml"
-        if not instance_config.exists() and "DAGSTER_HOME" not in os.environ:
-            instance_config.write_text(instance_yaml(str(self.dagster_home)))
+        wanted = instance_yaml(str(self.dagster_home))
+        ours = not instance_config.exists() or instance_config.read_text().startswith(MARK)
+        if "DAGSTER_HOME" not in os.environ and ours and (
+            not instance_config.exists() or instance_config.read_text() != wanted
+        ):
+            atomic_write_bytes(instance_config, wanted.encode())
         return self
 
     def env_exports(self) -> str:

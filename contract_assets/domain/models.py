@@ -341,7 +341,29 @@ class ApprovalRouting(StoredModel):
     required_approvals: list[RequiredApproval]
     auto_approved: bool
     playbook_version: str
-    decided_at: datetime | None = None  # when the revision became approved
+
+
+class RecordedDecision(StrictModel):
+    """A verified, signed decision as the approval record keeps it."""
+
+    decision_id: str
+    approver: str
+    role: str
+    decision: Literal["approve", "reject", "request_changes"]
+    signed_at: datetime
+    comment: str | None = None
+
+
+class ApprovalRecord(StoredModel):
+    """The outcome of approval: approved (by people or automatically), rejected, or closed."""
+
+    partition_key: str
+    content_hash: str
+    status: Literal["approved", "rejected", "changes_requested"]
+    auto_approved: bool
+    playbook_version: str
+    decided_at: datetime
+    decisions: list[RecordedDecision] = []
 
 
 # --- documents and the signature package --------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from contract_assets.domain.models import ApprovalRouting, ContractType, Revision
+from contract_assets.domain.models import ApprovalRecord, ContractType, Revision
 from contract_assets.domain.revisions import RevisionRegistry
 from contract_assets.domain.storage import StorageLayout
 
@@ -28,7 +28,8 @@ class Stage(str, Enum):
     FAILED = "failed"
 
 
-# Stages in which nothing more happens without a person or a new revision.
+# Stages in which nothing more happens without a person or a new revision
+# (awaiting_approval moves on once the decisions recorded for it are final).
 SETTLED = {
     Stage.AWAITING_APPROVAL,
     Stage.READY_FOR_SIGNATURE,
@@ -45,6 +46,7 @@ ASSET_STAGES: list[tuple[str, Stage]] = [
     ("contract_draft", Stage.DRAFTED),
     ("risk_assessment", Stage.RISK_ASSESSED),
     ("approval_routing", Stage.AWAITING_APPROVAL),
+    ("approval_record", Stage.APPROVED),
     ("contract_documents", Stage.RENDERED),
     ("signature_package", Stage.READY_FOR_SIGNATURE),
 ]
@@ -62,8 +64,8 @@ def approved_revision(
     if not revisions:
         return None
     latest = revisions[-1]
-    routing = layout.read_model("approval_routing", latest.partition_key, ApprovalRouting)
-    return latest if routing is not None and routing.status == "approved" else None
+    record = layout.read_model("approval_record", latest.partition_key, ApprovalRecord)
+    return latest if record is not None and record.status == "approved" else None
 
 
 def blocked_on(revision: Revision, registry: RevisionRegistry, layout: StorageLayout) -> str | None:
@@ -80,7 +82,7 @@ def blocked_on(revision: Revision, registry: RevisionRegistry, layout: StorageLa
 def derive_stage(
     *,
     materialized: set[str],
-    routing: ApprovalRouting | None,
+    record: ApprovalRecord | None,
     superseded: bool,
     failed: bool,
     blocked: bool,
@@ -95,8 +97,8 @@ def derive_stage(
         if asset not in materialized:
             break
         stage = reached
-        if asset == "approval_routing" and routing is not None and routing.status == "approved":
-            stage = Stage.APPROVED
+        if asset == "approval_record" and record is not None and record.status != "approved":
+            return Stage(record.status)  # rejected or changes_requested: nothing follows
     if stage is Stage.VALIDATED and blocked:
         return Stage.BLOCKED
     return stage

@@ -1,0 +1,271 @@
+"""Alerts: logged first, then delivered by webhook and email, each alert id at most once.
+
+The alert log (one JSON line per alert) is the source of truth: a line is written and
+synced before any delivery is tried, so a broken webhook or mail server never loses an
+alert, it only fails its delivery with a `DeliveryError` naming the channel and the cause.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import http.client
+import json
+import os
+import smtplib
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, Field, SecretStr, model_validator
+
+from contract_assets.domain.files import atomic_write_bytes, canonical_json
+from contract_assets.domain.home import ContractHome
+from contract_assets.domain.models import Email, StrictModel
+
+DELIVERY_TIMEOUT_SECONDS = 5.0
+LOG_FILE = "alerts.jsonl"
+LEDGER_FILE = "sent.json"
+
+AlertKind = Literal["renewal", "sla_escalation", "expired", "run_failure"]
+
+
+def _single_line(value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise ValueError("must be a single line (it becomes an email subject)")
+    return value
+
+
+def _in_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+class Alert(StrictModel):
+    """One thing a person should hear about; `alert_id` is the key it is de-duplicated by."""
+
+    alert_id: Annotated[str, Field(min_length=1, max_length=300)]
+    kind: AlertKind
+    subject: Annotated[str, Field(min_length=1, max_length=300), AfterValidator(_single_line)]
+    body: str
+    contract_id: str | None  # None only for a failure that belongs to no contract
+    partition_key: str | None = None
+    created_at: Annotated[AwareDatetime, AfterValidator(_in_utc)]  # naive times are refused
+
+    def as_json(self) -> bytes:
+        """The alert as canonical JSON on one line, as logged and as posted to the webhook."""
+        # U+2028/U+2029 are line breaks to str.splitlines(); escaped, the line stays one line.
+        return (
+            canonical_json(self.model_dump(mode="json"))
+            .replace("\u2028".encode(), b"\\u2028")
+            .replace("\u2029".encode(), b"\\u2029")
+        )
+
+
+def _http_url(value: str) -> str:
+    parsed = urllib.parse.urlsplit(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value
+
+
+class SmtpConfig(StrictModel):
+    host: Annotated[str, Field(min_length=1)]
+    port: Annotated[int, Field(ge=1, le=65535)] = 25
+    sender: Email
+    recipients: Annotated[list[Email], Field(min_length=1)]
+    starttls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _credentials_in_pairs(self) -> SmtpConfig:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("smtp: give both username and password, or neither")
+        return self
+
+
+class NotifierConfig(StrictModel):
+    log_path: Path
+    webhook_url: Annotated[str, AfterValidator(_http_url)] | None = None
+    smtp: SmtpConfig | None = None
+
+    @classmethod
+    def for_home(
+        cls, home: ContractHome, *, webhook_url: str | None = None, smtp: SmtpConfig | None = None
+    ) -> NotifierConfig:
+        """The configuration that logs to the home's alert directory."""
+        return cls(log_path=home.alerts_dir / LOG_FILE, webhook_url=webhook_url, smtp=smtp)
+
+
+class DeliveryError(Exception):
+    """A logged alert that one or more channels could not deliver."""
+
+    def __init__(self, alert_id: str, failures: dict[str, str]):
+        self.alert_id = alert_id
+        self.failures = failures  # channel ("webhook", "email") -> what went wrong
+        detail = "; ".join(f"{channel}: {reason}" for channel, reason in failures.items())
+        super().__init__(
+            f"alert '{alert_id}' is in the alert log but was not delivered ({detail}); "
+            "check the notifier configuration and that the service is reachable"
+        )
+
+
+class AlertLedger:
+    """The ids of alerts already sent, kept in a JSON file that is replaced atomically.
+
+    `claim` holds an exclusive lock on a file beside the ledger, so processes sharing a
+    ledger (a schedule and a sensor) cannot both send the same alert or lose each other's ids.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock_path = path.with_name(f".{path.name}.lock")
+
+    @classmethod
+    def for_home(cls, home: ContractHome) -> AlertLedger:
+        return cls(home.alerts_dir / LEDGER_FILE)
+
+    def sent_ids(self) -> frozenset[str]:
+        if not self.path.exists():
+            return frozenset()
+        try:
+            data = json.loads(self.path.read_bytes())
+            return frozenset(data["alert_ids"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(
+                f"{self.path}: not an alert ledger ({exc}); restore it or delete it "
+                "(deleting it lets already sent alerts be sent again)"
+            ) from None
+
+    def __contains__(self, alert_id: object) -> bool:
+        return alert_id in self.sent_ids()
+
+    @contextmanager
+    def claim(self, alert_id: str) -> Iterator[bool]:
+        """Yield whether `alert_id` is new; a new id is recorded if the block ends without error."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock_path.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                sent = self.sent_ids()
+                yield alert_id not in sent
+                if alert_id not in sent:
+                    atomic_write_bytes(
+                        self.path, canonical_json({"alert_ids": sorted(sent | {alert_id})})
+                    )
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+class Notifier:
+    def __init__(self, config: NotifierConfig):
+        self.config = config
+
+    def send(self, alert: Alert) -> bool:
+        """Log the alert, then deliver it by every configured channel.
+
+        Returns True when the alert is logged and every configured channel took it. Every
+        channel is tried even if one fails; then `DeliveryError` lists the failures (the
+        log line is written either way).
+        """
+        self.log(alert)
+        self._deliver(alert)
+        return True
+
+    def send_once(self, alert: Alert, ledger: AlertLedger) -> bool:
+        """Send an alert id at most once ever: False (and nothing logged) when already sent.
+
+        The id is recorded as soon as its log line is written, before delivery: a failed
+        delivery raises `DeliveryError` and is not retried (the log keeps the alert). A crash
+        between logging and recording can log an alert twice; it never loses one.
+        """
+        with ledger.claim(alert.alert_id) as first:
+            if not first:
+                return False
+            self.log(alert)
+        self._deliver(alert)
+        return True
+
+    def log(self, alert: Alert) -> None:
+        """Append the alert's line to the log and sync it to disk."""
+        path = self.config.log_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One write of a whole line to a file opened for appending: concurrent writers
+        # each add whole lines.
+        with path.open("ab") as handle:
+            handle.write(alert.as_json() + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def _deliver(self, alert: Alert) -> None:
+        failures: dict[str, str] = {}
+        if self.config.webhook_url is not None:
+            try:
+                post_webhook(self.config.webhook_url, alert)
+            except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts: OSError
+                failures["webhook"] = _reason(exc)
+        if self.config.smtp is not None:
+            try:
+                send_email(self.config.smtp, alert)
+            except (OSError, smtplib.SMTPException) as exc:
+                failures["email"] = _reason(exc)
+        if failures:
+            raise DeliveryError(alert.alert_id, failures)
+
+
+def post_webhook(url: str, alert: Alert) -> None:
+    """POST the alert as JSON; any answer other than 2xx raises."""
+    request = urllib.request.Request(
+        url,
+        data=alert.as_json(),
+        method="POST",
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+    with urllib.request.urlopen(request, timeout=DELIVERY_TIMEOUT_SECONDS) as response:
+        if not 200 <= response.status < 300:
+            raise urllib.error.HTTPError(
+                url, response.status, response.reason, response.headers, None
+            )
+
+
+def email_message(smtp: SmtpConfig, alert: Alert) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = alert.subject
+    message["From"] = smtp.sender
+    message["To"] = ", ".join(smtp.recipients)
+    message["Date"] = format_datetime(alert.created_at)
+    message["Message-ID"] = make_msgid(domain=smtp.sender.rpartition("@")[2])
+    message["X-Contract-Assets-Alert-Id"] = alert.alert_id
+    facts = [f"alert: {alert.alert_id}", f"kind: {alert.kind}"]
+    if alert.contract_id:
+        facts.append(f"contract: {alert.contract_id}")
+    if alert.partition_key:
+        facts.append(f"revision: {alert.partition_key}")
+    message.set_content(alert.body.rstrip("\n") + "\n\n--\n" + "\n".join(facts) + "\n")
+    return message
+
+
+def send_email(smtp: SmtpConfig, alert: Alert) -> None:
+    with smtplib.SMTP(smtp.host, smtp.port, timeout=DELIVERY_TIMEOUT_SECONDS) as client:
+        if smtp.starttls:
+            client.starttls(context=ssl.create_default_context())
+        if smtp.username is not None and smtp.password is not None:
+            client.login(smtp.username, smtp.password.get_secret_value())
+        refused = client.send_message(email_message(smtp, alert))
+        if refused:  # some recipients accepted, these not: still a failed delivery
+            raise smtplib.SMTPRecipientsRefused(refused)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        return str(exc.reason)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,0 +1,143 @@
+"""Sensors: requests start when they arrive, revisions go on when their decisions are in."""
+
+
+import json
+import time
+from pathlib import Path
+
+from dagster import (
+    AssetKey,
+    DefaultSensorStatus,
+    DagsterRunStatus,
+    RunRequest,
+    RunsFilter,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from contract_assets.domain.files import sha256_file
+from contract_assets.domain.inbox import archive, arrivals, quarantine
+from contract_assets.domain.requests import InvalidRequest
+from contract_assets.jobs import contract_pipeline, register_job
+from contract_assets.operations import ContractOperations
+from contract_assets.partitions import revision_partitions
+from contract_assets.resources import ContractWorkspace
+
+# Bounded ticks: Dagster cancels a sensor evaluation after 60 s by default.
+INBOX_BATCH = 200
+INBOX_BUDGET_SECONDS = 20.0
+
+
+def _intake_run_key(partition_key: str, content_hash: str) -> str:
+    return f"{partition_key}:{content_hash[:16]}:intake"
+
+
+@sensor(
+    job=contract_pipeline,
+    minimum_interval_seconds=5,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Registers request files dropped into $CONTRACT_ASSETS_HOME/inbox and starts "
+    "their runs; invalid files go to quarantine/ beside an error report.",
+)
+def inbox_sensor(context: SensorEvaluationContext, contracts: ContractWorkspace) -> SensorResult:
+    """Take inbox files in order of arrival, at most a bounded batch per tick.
+
+    Registered files leave the inbox one tick later, once Dagster has stored this tick's
+    run requests and cursor: after a crash in between they are read again, find their
+    revision already registered, and ask for runs under the same run keys, which Dagster
+    does not start twice.
+    """
+    workspace = contracts.workspace()
+    home = workspace.home
+    handled = json.loads(context.cursor) if context.cursor else []
+    for entry in handled:  # the previous tick's files, now safely recorded
+        path = home.inbox_dir / entry["name"]
+        if path.exists() and sha256_file(path) == entry["sha256"]:
+            archive(path, home.processed_dir)
+
+    operations = ContractOperations(workspace, context.instance)
+    deadline = time.monotonic() + INBOX_BUDGET_SECONDS
+    registered, run_requests, new_keys, quarantined = [], [], [], 0
+    for path in arrivals(home.inbox_dir)[:INBOX_BATCH]:
+        if time.monotonic() > deadline:
+            break
+        try:
+            revision, created = operations.register(path)
+        except InvalidRequest as exc:
+            target = quarantine(path, exc.errors, home.quarantine_dir)
+            context.log.warning(f"{path.name}: rejected, moved to {target}")
+            quarantined += 1
+            continue
+        except OSError as exc:  # vanished or unreadable: try again next tick
+            context.log.warning(f"{path.name}: cannot read it yet ({exc})")
+            continue
+        registered.append({"name": path.name, "sha256": sha256_file(path)})
+        new_keys.append(revision.partition_key)
+        if created or not context.instance.get_run_records(
+            _runs_of(revision.partition_key), limit=1
+        ):
+            run_requests.append(
+                RunRequest(
+                    partition_key=revision.partition_key,
+                    run_key=_intake_run_key(revision.partition_key, revision.content_hash),
+                    tags={"contract_assets/source": "inbox"},
+                )
+            )
+    if not registered and not quarantined and not handled:
+        return SensorResult(skip_reason=SkipReason("inbox is empty"), cursor=json.dumps([]))
+    return SensorResult(
+        run_requests=run_requests,
+        dynamic_partitions_requests=[revision_partitions.build_add_request(new_keys)] if new_keys else [],
+        cursor=json.dumps(registered),
+    )
+
+
+def _runs_of(partition_key: str) -> RunsFilter:
+    return RunsFilter(tags={"dagster/partition": partition_key})
+
+
+@sensor(
+    job=contract_pipeline,
+    minimum_interval_seconds=5,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Continues revisions whose approval decisions are final, and statements of "
+    "work whose parent MSA has been approved.",
+)
+def progress_sensor(context: SensorEvaluationContext, contracts: ContractWorkspace) -> SensorResult:
+    """One run per state that makes work due (the run key names that state): decided
+    approvals go on to rendering, unblocked SOWs to drafting. New and failed revisions are
+    left to the inbox sensor and to people."""
+    operations = ContractOperations(contracts.workspace(), context.instance)
+    requests = [
+        RunRequest(
+            partition_key=item.status.revision.partition_key,
+            run_key=item.key,
+            asset_selection=[AssetKey(step) for step in item.steps],
+        )
+        for item in operations.pending()
+        if item.status.stage.value not in ("received", "failed")
+    ]
+    if not requests:
+        return SensorResult(skip_reason=SkipReason("no revision has new work"))
+    return SensorResult(run_requests=requests)
+
+
+@sensor(
+    job=register_job,
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Rebuilds the contract register after revisions have run (at most every 30 s).",
+)
+def register_sensor(context: SensorEvaluationContext) -> SensorResult:
+    """One register run for the newest finished pipeline run it has not yet seen."""
+    finished = context.instance.get_run_records(
+        RunsFilter(job_name=contract_pipeline.name, statuses=[DagsterRunStatus.SUCCESS]), limit=1
+    )
+    if not finished:
+        return SensorResult(skip_reason=SkipReason("no finished revision run yet"))
+    latest = finished[0].dagster_run.run_id
+    if latest == context.cursor:
+        return SensorResult(skip_reason=SkipReason("register is up to date"))
+    return SensorResult(run_requests=[RunRequest(run_key=f"register:{latest}")], cursor=latest)

@@ -1,0 +1,390 @@
+"""Alerts (PRODUCT.md section 7): always a log line, webhook and email by loopback, once per id."""
+
+from __future__ import annotations
+
+import json
+import socket
+import socketserver
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from contract_assets.domain.home import ContractHome
+from contract_assets.domain.notify import (
+    Alert,
+    AlertLedger,
+    DeliveryError,
+    Notifier,
+    NotifierConfig,
+    SmtpConfig,
+)
+
+CREATED = datetime(2029, 9, 20, 9, 0, tzinfo=UTC)
+
+
+def make_alert(alert_id: str = "renewal:blue-fjord-msa:2029-10-03", **changes) -> Alert:
+    fields = {
+        "alert_id": alert_id,
+        "kind": "renewal",
+        "subject": "Renewal notice due 2029-10-03: blue-fjord-msa (Blue Fjord AS)",
+        "body": "Contract blue-fjord-msa renews automatically on 2029-11-02.\n\nDecide.\n",
+        "contract_id": "blue-fjord-msa",
+        "partition_key": "blue-fjord-msa.r2",
+        "created_at": CREATED,
+    }
+    return Alert(**{**fields, **changes})
+
+
+def log_lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(server: socketserver.BaseServer) -> Iterator:
+    """Run a loopback server in a thread for the duration of the block."""
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+# --- a webhook receiver on loopback --------------------------------------------------------
+
+
+@dataclass
+class Webhook:
+    url: str
+    status: int = 204
+    received: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            hook.received.append((self.path, dict(self.headers), body))
+            self.send_response(hook.status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:  # keep the test output clean
+            pass
+
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as server:
+        hook.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/contracts"
+        yield hook
+
+
+# --- a minimal SMTP sink on loopback -------------------------------------------------------
+
+
+@dataclass
+class ReceivedMail:
+    sender: str
+    recipients: list[str]
+    message: EmailMessage
+
+
+class SmtpSink(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        self.mails: list[ReceivedMail] = []
+        super().__init__(("127.0.0.1", 0), SmtpSession)
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+
+class SmtpSession(socketserver.StreamRequestHandler):
+    """Just enough of RFC 5321 for smtplib: EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT."""
+
+    server: SmtpSink
+
+    def reply(self, line: str) -> None:
+        self.wfile.write(line.encode() + b"\r\n")
+        self.wfile.flush()
+
+    def handle(self) -> None:
+        self.reply("220 sink.test ESMTP")
+        sender, recipients = "", []
+        while line := self.rfile.readline():
+            verb = line[:4].decode().upper()
+            argument = line[5:].decode().strip()
+            if verb in ("EHLO", "HELO"):
+                self.reply("250 sink.test")
+            elif verb == "MAIL":
+                sender, recipients = argument.partition(":")[2].strip("<> "), []
+                self.reply("250 OK")
+            elif verb == "RCPT":
+                recipients.append(argument.partition(":")[2].strip("<> "))
+                self.reply("250 OK")
+            elif verb == "DATA":
+                self.reply("354 end with <CRLF>.<CRLF>")
+                data = bytearray()
+                while (chunk := self.rfile.readline()) != b".\r\n":
+                    data += chunk[1:] if chunk.startswith(b"..") else chunk
+                message = message_from_bytes(bytes(data), policy=policy.default)
+                self.server.mails.append(ReceivedMail(sender, recipients, message))
+                self.reply("250 OK queued")
+            elif verb == "QUIT":
+                self.reply("221 bye")
+                return
+            else:  # RSET, NOOP
+                self.reply("250 OK")
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    with serving(SmtpSink()) as sink:
+        yield sink
+
+
+def smtp_config(port: int) -> SmtpConfig:
+    return SmtpConfig(
+        host="127.0.0.1",
+        port=port,
+        sender="contracts@orbital.example",
+        recipients=["legal@orbital.example", "ops@orbital.example"],
+    )
+
+
+# --- the log -------------------------------------------------------------------------------
+
+
+def test_send_writes_one_log_line_per_alert_creating_directories(tmp_path):
+    log = tmp_path / "deep" / "alerts" / "alerts.jsonl"
+    notifier = Notifier(NotifierConfig(log_path=log))
+    first = make_alert()
+    # Line breaks inside the text must not split the alert's line.
+    second = make_alert("sla:blue-fjord-msa.r2", kind="sla_escalation", body="a\nb\r\nc\u2028d")
+
+    assert notifier.send(first) is True
+    assert notifier.send(second) is True
+
+    lines = log_lines(log)
+    assert len(lines) == 2
+    assert [Alert.model_validate_json(line) for line in lines] == [first, second]
+    assert json.loads(lines[0])["created_at"] == "2029-09-20T09:00:00Z"
+
+
+def test_sending_the_same_alert_twice_with_send_logs_it_twice(tmp_path):
+    log = tmp_path / "alerts.jsonl"
+    notifier = Notifier(NotifierConfig(log_path=log))
+    notifier.send(make_alert())
+    notifier.send(make_alert())
+    assert len(log_lines(log)) == 2
+
+
+def test_config_for_home_logs_in_the_alerts_directory(tmp_path):
+    home = ContractHome(tmp_path / "home")
+    Notifier(NotifierConfig.for_home(home)).send_once(make_alert(), AlertLedger.for_home(home))
+    assert len(log_lines(home.alerts_dir / "alerts.jsonl")) == 1
+    assert "renewal:blue-fjord-msa:2029-10-03" in AlertLedger.for_home(home)
+
+
+# --- webhook -------------------------------------------------------------------------------
+
+
+def test_webhook_receives_the_alert_as_json(tmp_path, webhook):
+    log = tmp_path / "alerts.jsonl"
+    alert = make_alert(subject="Renewal notice due: zoë-ångström (株式会社)")
+    Notifier(NotifierConfig(log_path=log, webhook_url=webhook.url)).send(alert)
+
+    [(path, headers, body)] = webhook.received
+    assert path == "/hooks/contracts"
+    assert headers["Content-Type"].startswith("application/json")
+    assert json.loads(body) == alert.model_dump(mode="json")
+    assert len(log_lines(log)) == 1
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_failing_webhook_keeps_the_log_line_and_raises(tmp_path, webhook, status):
+    webhook.status = status
+    log = tmp_path / "alerts.jsonl"
+    notifier = Notifier(NotifierConfig(log_path=log, webhook_url=webhook.url))
+
+    with pytest.raises(DeliveryError) as info:
+        notifier.send(make_alert())
+
+    assert info.value.alert_id == "renewal:blue-fjord-msa:2029-10-03"
+    assert set(info.value.failures) == {"webhook"}
+    assert str(status) in info.value.failures["webhook"]
+    assert "alert log" in str(info.value)
+    assert Alert.model_validate_json(log_lines(log)[0]) == make_alert()
+
+
+def test_unreachable_webhook_keeps_the_log_line_and_raises(tmp_path):
+    log = tmp_path / "alerts.jsonl"
+    url = f"http://127.0.0.1:{closed_port()}/hook"
+    with pytest.raises(DeliveryError, match="webhook"):
+        Notifier(NotifierConfig(log_path=log, webhook_url=url)).send(make_alert())
+    assert len(log_lines(log)) == 1
+
+
+@pytest.mark.parametrize("url", ["ftp://example.test/hook", "not a url", "http://"])
+def test_webhook_url_must_be_http(tmp_path, url):
+    with pytest.raises(ValidationError, match="webhook_url"):
+        NotifierConfig(log_path=tmp_path / "alerts.jsonl", webhook_url=url)
+
+
+# --- email ---------------------------------------------------------------------------------
+
+
+def test_email_reaches_the_smtp_server(tmp_path, smtp_sink):
+    log = tmp_path / "alerts.jsonl"
+    alert = make_alert(subject="Renewal notice due: Zoë Ångström AB")
+    Notifier(NotifierConfig(log_path=log, smtp=smtp_config(smtp_sink.port))).send(alert)
+
+    [mail] = smtp_sink.mails
+    assert mail.sender == "contracts@orbital.example"
+    assert mail.recipients == ["legal@orbital.example", "ops@orbital.example"]
+    assert mail.message["Subject"] == "Renewal notice due: Zoë Ångström AB"
+    assert mail.message["X-Contract-Assets-Alert-Id"] == alert.alert_id
+    text = mail.message.get_content()
+    assert "renews automatically on 2029-11-02" in text
+    assert "revision: blue-fjord-msa.r2" in text
+    assert len(log_lines(log)) == 1
+
+
+def test_failing_email_still_tries_the_webhook_and_keeps_the_log(tmp_path, webhook):
+    log = tmp_path / "alerts.jsonl"
+    config = NotifierConfig(log_path=log, webhook_url=webhook.url, smtp=smtp_config(closed_port()))
+
+    with pytest.raises(DeliveryError) as info:
+        Notifier(config).send(make_alert())
+
+    assert set(info.value.failures) == {"email"}
+    assert len(webhook.received) == 1
+    assert len(log_lines(log)) == 1
+
+
+def test_smtp_credentials_come_in_pairs():
+    with pytest.raises(ValidationError, match="username and password"):
+        SmtpConfig(
+            host="mail.test",
+            sender="contracts@orbital.example",
+            recipients=["legal@orbital.example"],
+            username="bot",
+        )
+
+
+def test_smtp_password_is_not_shown_in_the_config_repr():
+    config = SmtpConfig(
+        host="mail.test",
+        sender="contracts@orbital.example",
+        recipients=["legal@orbital.example"],
+        username="bot",
+        password="hunter2",
+    )
+    assert "hunter2" not in repr(config)
+
+
+# --- once per alert id ---------------------------------------------------------------------
+
+
+def test_send_once_sends_an_alert_id_once_even_after_a_restart(tmp_path, webhook):
+    log, ledger_path = tmp_path / "alerts.jsonl", tmp_path / "sent.json"
+    config = NotifierConfig(log_path=log, webhook_url=webhook.url)
+    alert = make_alert()
+
+    assert Notifier(config).send_once(alert, AlertLedger(ledger_path)) is True
+    assert Notifier(config).send_once(alert, AlertLedger(ledger_path)) is False
+    # A fresh notifier and ledger read the same file: the id stays sent.
+    later = alert.model_copy(update={"created_at": CREATED + timedelta(days=1)})
+    assert Notifier(config).send_once(later, AlertLedger(ledger_path)) is False
+
+    assert len(webhook.received) == 1
+    assert len(log_lines(log)) == 1
+    assert Notifier(config).send_once(make_alert("sla:blue-fjord-msa.r2"), AlertLedger(ledger_path))
+    assert AlertLedger(ledger_path).sent_ids() == {
+        "renewal:blue-fjord-msa:2029-10-03",
+        "sla:blue-fjord-msa.r2",
+    }
+
+
+def test_send_once_does_not_retry_a_logged_alert_whose_delivery_failed(tmp_path, webhook):
+    webhook.status = 503
+    log, ledger = tmp_path / "alerts.jsonl", AlertLedger(tmp_path / "sent.json")
+    notifier = Notifier(NotifierConfig(log_path=log, webhook_url=webhook.url))
+
+    with pytest.raises(DeliveryError):
+        notifier.send_once(make_alert(), ledger)
+    webhook.status = 204
+    assert notifier.send_once(make_alert(), ledger) is False
+    assert len(log_lines(log)) == 1
+
+
+def test_concurrent_send_once_lets_one_through(tmp_path):
+    log, ledger_path = tmp_path / "alerts.jsonl", tmp_path / "sent.json"
+    results: list[bool] = []
+    start = threading.Barrier(8)
+
+    def send() -> None:
+        start.wait()
+        notifier = Notifier(NotifierConfig(log_path=log))
+        results.append(notifier.send_once(make_alert(), AlertLedger(ledger_path)))
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results) == [False] * 7 + [True]
+    assert len(log_lines(log)) == 1
+
+
+def test_unreadable_ledger_is_a_clear_error(tmp_path):
+    path = tmp_path / "sent.json"
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="not an alert ledger"):
+        Notifier(NotifierConfig(log_path=tmp_path / "alerts.jsonl")).send_once(
+            make_alert(), AlertLedger(path)
+        )
+    assert not (tmp_path / "alerts.jsonl").exists()
+
+
+# --- the alert model -----------------------------------------------------------------------
+
+
+def test_alert_refuses_a_naive_time():
+    with pytest.raises(ValidationError, match="created_at"):
+        make_alert(created_at=datetime(2029, 9, 20, 9, 0))
+
+
+def test_alert_time_is_kept_in_utc():
+    oslo = timezone(timedelta(hours=2))
+    alert = make_alert(created_at=datetime(2029, 9, 20, 11, 0, tzinfo=oslo))
+    assert alert.created_at == CREATED
+    assert alert.created_at.tzinfo == UTC
+
+
+def test_alert_subject_is_one_line():
+    with pytest.raises(ValidationError, match="single line"):
+        make_alert(subject="Renewal\nBcc: everyone@example.test")
