@@ -6,6 +6,7 @@ from contract_assets.approval_job import record_approval
 from contract_assets.assets.approval import approval_record, approval_routing
 from contract_assets.assets.documents import contract_documents, review_copy, signature_package
 from contract_assets.assets.draft import contract_draft
+from contract_assets.assets.redline import contract_redline
 from contract_assets.assets.register import contract_register
 from contract_assets.assets.request import contract_request
 from contract_assets.assets.risk import risk_assessment
@@ -34,6 +35,7 @@ REVISION_ASSETS = [
     review_copy,
     contract_documents,
     signature_package,
+    contract_redline,
 ]
 CHECKS = [deliverables_add_up, mandatory_clauses_present, manifest_matches_files]
 

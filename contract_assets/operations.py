@@ -24,6 +24,7 @@ from contract_assets.domain.models import (
     SignaturePackage,
 )
 from contract_assets.domain.packaging import unrenderable_text
+from contract_assets.domain.redline import Redline
 from contract_assets.domain.requests import FieldError, InvalidRequest, load_request_file
 from contract_assets.domain.revisions import TypeChanged
 from contract_assets.domain.approvals import SignedDecision, approval_state, record_decision
@@ -45,6 +46,7 @@ PIPELINE = [
     "review_copy",
     "contract_documents",
     "signature_package",
+    "contract_redline",  # last: the first revision has none, and it gates nothing
 ]
 
 
@@ -60,6 +62,7 @@ class RevisionStatus:
     review: RenderedDocuments | None = None
     documents: RenderedDocuments | None = None
     package: SignaturePackage | None = None
+    redline: Redline | None = None
     error: str | None = None
     blocked_on: str | None = None
     last_run_id: str | None = None
@@ -106,6 +109,10 @@ class RevisionStatus:
                 "manifest": self.package.path_of("manifest") if self.package else None,
             },
         }
+        if self.redline:
+            data["redline"] = self.redline.path_of("redline")
+            data["changes"] = [c.model_dump(mode="json") for c in self.redline.changes]
+            data["changes_summary"] = self.redline.summary
         if self.blocked_on:
             data["blocked_on"] = self.blocked_on
         if self.error:
@@ -259,6 +266,7 @@ class ContractOperations:
             review=read("review_copy", RenderedDocuments),
             documents=read("contract_documents", RenderedDocuments),
             package=read("signature_package", SignaturePackage),
+            redline=read("contract_redline", Redline),
             error=error,
             blocked_on=waiting if stage is Stage.BLOCKED else None,
             last_run_id=last_run.run_id if last_run else None,
@@ -306,7 +314,12 @@ class ContractOperations:
 
     def _work_for(self, status: RevisionStatus) -> WorkItem | None:
         revision = status.revision
-        steps = [asset for asset in PIPELINE if asset not in status.materialized]
+        steps = [
+            asset
+            for asset in PIPELINE
+            if asset not in status.materialized
+            and not (asset == "contract_redline" and revision.revision == 1)
+        ]
         key = f"{revision.partition_key}:{revision.content_hash[:16]}"
         if status.stage is Stage.AWAITING_APPROVAL:
             accepted = self.workspace.decisions.accepted(revision.partition_key)
