@@ -6,6 +6,7 @@ from contract_assets.approval_job import record_approval
 from contract_assets.assets.approval import approval_record, approval_routing
 from contract_assets.assets.documents import contract_documents, review_copy, signature_package
 from contract_assets.assets.draft import contract_draft
+from contract_assets.assets.executed import executed_copy
 from contract_assets.assets.redline import contract_redline
 from contract_assets.assets.register import contract_register
 from contract_assets.assets.request import contract_request
@@ -13,9 +14,23 @@ from contract_assets.assets.risk import risk_assessment
 from contract_assets.checks import deliverables_add_up, mandatory_clauses_present, manifest_matches_files
 from contract_assets.domain.home import ContractHome
 from contract_assets.io_managers import ContractIOManager
-from contract_assets.jobs import contract_pipeline, register_job
+from contract_assets.jobs import contract_pipeline, executed_copy_job, register_job
+from contract_assets.notifier import notifier_from_env
 from contract_assets.resources import ContractWorkspace
-from contract_assets.sensors import inbox_sensor, progress_sensor, register_sensor
+from contract_assets.schedules import (
+    approval_sla,
+    approval_sla_job,
+    failure_alert_sensor,
+    register_refresh,
+    renewal_reminders,
+    renewal_reminders_job,
+)
+from contract_assets.sensors import (
+    executed_sensor,
+    inbox_sensor,
+    progress_sensor,
+    register_sensor,
+)
 
 
 def resources_for(home: ContractHome) -> dict:
@@ -23,6 +38,7 @@ def resources_for(home: ContractHome) -> dict:
     return {
         "io_manager": ContractIOManager(base_dir=str(home.storage_dir)),
         "contracts": ContractWorkspace(home=str(home.root)),
+        "notifier": notifier_from_env(home),
     }
 
 
@@ -42,10 +58,24 @@ CHECKS = [deliverables_add_up, mandatory_clauses_present, manifest_matches_files
 
 def build_definitions(home: ContractHome) -> Definitions:
     return Definitions(
-        assets=[*REVISION_ASSETS, contract_register],
+        assets=[*REVISION_ASSETS, executed_copy, contract_register],
         asset_checks=CHECKS,
-        jobs=[contract_pipeline, register_job, record_approval],
-        sensors=[inbox_sensor, progress_sensor, register_sensor],
+        jobs=[
+            contract_pipeline,
+            register_job,
+            executed_copy_job,
+            record_approval,
+            renewal_reminders_job,
+            approval_sla_job,
+        ],
+        sensors=[
+            inbox_sensor,
+            progress_sensor,
+            register_sensor,
+            executed_sensor,
+            failure_alert_sensor,
+        ],
+        schedules=[register_refresh, renewal_reminders, approval_sla],
         resources=resources_for(home),
         # Also for the UI's "Materialize" and `dagster asset materialize`: a revision's steps
         # are small, and a subprocess per step would cost ~10 s a run on 2 cores.

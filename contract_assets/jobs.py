@@ -16,3 +16,10 @@ register_job = define_asset_job(
     executor_def=in_process_executor,
     description="Rebuild the contract register from every revision's state.",
 )
+
+executed_copy_job = define_asset_job(
+    "executed_copy_job",
+    selection=AssetSelection.groups("execution"),
+    executor_def=in_process_executor,
+    description="Store a countersigned copy and mark its revision executed.",
+)

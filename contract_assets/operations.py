@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    RunsFilter,
+)
 
 from contract_assets.domain.models import (
     ApprovalRecord,
@@ -23,7 +31,7 @@ from contract_assets.domain.models import (
     RiskAssessment,
     SignaturePackage,
 )
-from contract_assets.domain.packaging import unrenderable_text
+from contract_assets.domain.packaging import ExecutedCopy, unrenderable_text
 from contract_assets.domain.redline import Redline
 from contract_assets.domain.requests import FieldError, InvalidRequest, load_request_file
 from contract_assets.domain.revisions import TypeChanged
@@ -48,6 +56,8 @@ PIPELINE = [
     "signature_package",
     "contract_redline",  # last: the first revision has none, and it gates nothing
 ]
+# Assets whose state the status reads besides the pipeline's (executed_copy runs on its own).
+STATUS_ASSETS = [*PIPELINE, "executed_copy"]
 
 
 @dataclass
@@ -63,6 +73,7 @@ class RevisionStatus:
     documents: RenderedDocuments | None = None
     package: SignaturePackage | None = None
     redline: Redline | None = None
+    executed: ExecutedCopy | None = None
     error: str | None = None
     blocked_on: str | None = None
     last_run_id: str | None = None
@@ -107,6 +118,7 @@ class RevisionStatus:
                 "pdf": self.documents.path_of("pdf") if self.documents else None,
                 "docx": self.documents.path_of("docx") if self.documents else None,
                 "manifest": self.package.path_of("manifest") if self.package else None,
+                "executed_pdf": self.executed.path_of("executed_pdf") if self.executed else None,
             },
         }
         if self.redline:
@@ -198,8 +210,8 @@ class ContractOperations:
                 log.record(signed, reason)
             return False, reason, None
         status = self.status_of(revision)
-        if status.routing is None:
-            reason = f"{key} is {status.stage.value}, not awaiting approval"
+        if status.routing is None or status.stage is Stage.EXPIRED:
+            reason = f"revision not pending: {key} is {status.stage.value}, not awaiting approval"
             log.record(signed, reason)
             return False, reason, None
         counted, reason, state = record_decision(
@@ -211,6 +223,24 @@ class ContractOperations:
             superseded=status.stage is Stage.SUPERSEDED,
         )
         return counted, reason, state.status
+
+    def awaiting_approval(self) -> list[tuple[RevisionStatus, datetime]]:
+        """Revisions waiting for people, each with when it started waiting (UTC)."""
+        waiting = []
+        for status in self.statuses():
+            if status.stage is not Stage.AWAITING_APPROVAL:
+                continue
+            records = self.instance.fetch_materializations(
+                AssetRecordsFilter(
+                    asset_key=AssetKey("approval_routing"),
+                    asset_partitions=[status.revision.partition_key],
+                ),
+                limit=1,
+                ascending=True,
+            ).records
+            if records:
+                waiting.append((status, datetime.fromtimestamp(records[0].timestamp, UTC)))
+        return waiting
 
     # --- status ------------------------------------------------------------------------
 
@@ -229,7 +259,8 @@ class ContractOperations:
 
     def _materialized(self) -> dict[str, set[str]]:
         return {
-            asset: self.instance.get_materialized_partitions(AssetKey(asset)) for asset in PIPELINE
+            asset: self.instance.get_materialized_partitions(AssetKey(asset))
+            for asset in STATUS_ASSETS
         }
 
     def _status(
@@ -255,6 +286,8 @@ class ContractOperations:
             failed=error is not None,
             blocked=waiting is not None,
         )
+        if stage is Stage.AWAITING_APPROVAL and self.workspace.decisions.expired_at(key):
+            stage = Stage.EXPIRED
         return RevisionStatus(
             revision=revision,
             stage=stage,
@@ -267,6 +300,7 @@ class ContractOperations:
             documents=read("contract_documents", RenderedDocuments),
             package=read("signature_package", SignaturePackage),
             redline=read("contract_redline", Redline),
+            executed=read("executed_copy", ExecutedCopy),
             error=error,
             blocked_on=waiting if stage is Stage.BLOCKED else None,
             last_run_id=last_run.run_id if last_run else None,

@@ -19,8 +19,9 @@ from dagster import (
 
 from contract_assets.domain.files import sha256_file
 from contract_assets.domain.inbox import archive, arrivals, quarantine
-from contract_assets.domain.requests import InvalidRequest
-from contract_assets.jobs import contract_pipeline, register_job
+from contract_assets.domain.requests import DOCUMENT, FieldError, InvalidRequest
+from contract_assets.domain.stages import Stage
+from contract_assets.jobs import contract_pipeline, executed_copy_job, register_job
 from contract_assets.operations import ContractOperations
 from contract_assets.partitions import revision_partitions
 from contract_assets.resources import ContractWorkspace
@@ -131,13 +132,50 @@ def progress_sensor(context: SensorEvaluationContext, contracts: ContractWorkspa
     description="Rebuilds the contract register after revisions have run (at most every 30 s).",
 )
 def register_sensor(context: SensorEvaluationContext) -> SensorResult:
-    """One register run for the newest finished pipeline run it has not yet seen."""
-    finished = context.instance.get_run_records(
-        RunsFilter(job_name=contract_pipeline.name, statuses=[DagsterRunStatus.SUCCESS]), limit=1
-    )
+    """One register run for the newest finished revision run it has not yet seen."""
+    finished = [
+        record
+        for job_name in (contract_pipeline.name, executed_copy_job.name)
+        for record in context.instance.get_run_records(
+            RunsFilter(job_name=job_name, statuses=[DagsterRunStatus.SUCCESS]), limit=1
+        )
+    ]
     if not finished:
         return SensorResult(skip_reason=SkipReason("no finished revision run yet"))
-    latest = finished[0].dagster_run.run_id
+    latest = max(finished, key=lambda record: record.storage_id).dagster_run.run_id
     if latest == context.cursor:
         return SensorResult(skip_reason=SkipReason("register is up to date"))
     return SensorResult(run_requests=[RunRequest(run_key=f"register:{latest}")], cursor=latest)
+
+
+@sensor(
+    job=executed_copy_job,
+    minimum_interval_seconds=10,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Marks a revision executed when its countersigned PDF is dropped into "
+    "$CONTRACT_ASSETS_HOME/executed as <partition_key>.pdf.",
+)
+def executed_sensor(context: SensorEvaluationContext, contracts: ContractWorkspace) -> SensorResult:
+    """Start one run per countersigned copy (the run key holds its hash); copies of a
+    revision that is not ready for signature are quarantined with the reason."""
+    workspace = contracts.workspace()
+    home = workspace.home
+    operations = ContractOperations(workspace, context.instance)
+    requests = []
+    for path in sorted(home.executed_dir.glob("*.pdf")):
+        key = path.stem
+        try:
+            status = operations.status_of(workspace.registry.get(key))
+        except (KeyError, ValueError):
+            quarantine(path, [FieldError(DOCUMENT, f"no revision '{key}' to execute")], home.quarantine_dir)
+            continue
+        if status.stage is Stage.EXECUTED:
+            archive(path, home.processed_dir)  # stored already; the drop is done with
+        elif status.stage is not Stage.READY_FOR_SIGNATURE:
+            reason = f"{key} is {status.stage.value}; only a revision ready for signature can be executed"
+            quarantine(path, [FieldError(DOCUMENT, reason)], home.quarantine_dir)
+        else:
+            requests.append(RunRequest(partition_key=key, run_key=f"{key}:executed:{sha256_file(path)[:16]}"))
+    if not requests:
+        return SensorResult(skip_reason=SkipReason("no countersigned copy waiting"))
+    return SensorResult(run_requests=requests)

@@ -15,6 +15,7 @@ import base64
 import binascii
 import fcntl
 import io
+import json
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -391,6 +392,18 @@ class DecisionLog:
         key = partition_key or signed.payload.partition_key
         with self.lock(key):
             return self._write(key, signed, reason)
+
+    def expire(self, partition_key: str, at: datetime) -> None:
+        """Mark a pending revision expired (its approval window has passed); idempotent."""
+        marker = self.partition_dir(partition_key) / "expired.json"
+        if not marker.exists():
+            atomic_write_bytes(marker, canonical_json({"expired_at": at.isoformat()}))
+
+    def expired_at(self, partition_key: str) -> datetime | None:
+        marker = self.partition_dir(partition_key) / "expired.json"
+        if not marker.exists():
+            return None
+        return datetime.fromisoformat(json.loads(marker.read_bytes())["expired_at"])
 
     @contextmanager
     def lock(self, partition_key: str) -> Iterator[None]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from contract_assets.domain.files import canonical_json, sha256_bytes, sha256_file
 from contract_assets.domain.models import (
+    FileBundle,
     ContractDraft,
     ContractRequest,
     RenderedDocuments,
@@ -125,6 +126,12 @@ def build_signature_package(
         signers=package_signers,
         created_at=created_at,
     )
+
+
+class ExecutedCopy(FileBundle):
+    """A countersigned copy that came back, with the manifest it answers."""
+
+    package_manifest_sha256: str
 
 
 def manifest_problems(package: SignaturePackage) -> list[str]:

@@ -49,6 +49,7 @@ ASSET_STAGES: list[tuple[str, Stage]] = [
     ("approval_record", Stage.APPROVED),
     ("contract_documents", Stage.RENDERED),
     ("signature_package", Stage.READY_FOR_SIGNATURE),
+    ("executed_copy", Stage.EXECUTED),
 ]
 
 
@@ -88,7 +89,7 @@ def derive_stage(
     blocked: bool,
 ) -> Stage:
     """Where a revision stands, from what has been stored for it and what happened last."""
-    if superseded:
+    if superseded and "executed_copy" not in materialized:
         return Stage.SUPERSEDED
     if failed:
         return Stage.FAILED

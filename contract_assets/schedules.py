@@ -1,0 +1,125 @@
+"""Periodic work: the register, renewal reminders and the approval SLA; and failure alerts."""
+
+from datetime import UTC, datetime
+
+import pandas as pd
+from dagster import (
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    OpExecutionContext,
+    RunFailureSensorContext,
+    ScheduleDefinition,
+    job,
+    op,
+    run_failure_sensor,
+)
+
+from contract_assets.domain.notify import DeliveryError
+from contract_assets.domain.reminders import PendingRevision, renewal_alerts, run_failure_alert, sla_alerts
+from contract_assets.jobs import contract_pipeline, register_job
+from contract_assets.notifier import AlertNotifier
+from contract_assets.operations import ContractOperations
+from contract_assets.resources import ContractWorkspace
+
+
+def _send(context: OpExecutionContext, notifier: AlertNotifier, alerts) -> int:
+    sent = 0
+    for alert in alerts:
+        try:
+            sent += notifier.send_once(alert)
+        except DeliveryError as exc:  # logged in the home either way; say what did not arrive
+            context.log.warning(str(exc))
+            sent += 1
+    return sent
+
+
+@op
+def send_renewal_reminders(
+    context: OpExecutionContext, contracts: ContractWorkspace, notifier: AlertNotifier
+) -> None:
+    """One alert per contract whose renewal notice date comes within 30 days (not one a day)."""
+    layout = contracts.workspace().layout
+    path = layout.value_path("contract_register", None, suffix=".parquet")
+    if not path.exists():
+        context.log.info("no register yet: nothing to remind")
+        return
+    alerts = renewal_alerts(pd.read_parquet(path), datetime.now(UTC).date())
+    context.log.info(f"{_send(context, notifier, alerts)} renewal alert(s) sent of {len(alerts)} due")
+
+
+@op
+def enforce_approval_sla(
+    context: OpExecutionContext, contracts: ContractWorkspace, notifier: AlertNotifier
+) -> None:
+    """Escalate revisions pending past the SLA (once each); expire those pending 7 days."""
+    workspace = contracts.workspace()
+    operations = ContractOperations(workspace, context.instance)
+    pending = [
+        PendingRevision(
+            partition_key=status.revision.partition_key,
+            contract_id=status.revision.contract_id,
+            awaiting_since=since,
+            required_roles=[a.role for a in status.routing.required_approvals],
+        )
+        for status, since in operations.awaiting_approval()
+    ]
+    now = datetime.now(UTC)
+    alerts, expired = sla_alerts(pending, now)
+    for key in expired:
+        workspace.decisions.expire(key, now)
+        context.log.info(f"{key} expired: no decision within 7 days")
+    context.log.info(f"{_send(context, notifier, alerts)} SLA alert(s) sent, {len(expired)} expired")
+
+
+@job(description="Send renewal reminders from the contract register.")
+def renewal_reminders_job() -> None:
+    send_renewal_reminders()
+
+
+@job(description="Escalate and expire revisions waiting too long for approval.")
+def approval_sla_job() -> None:
+    enforce_approval_sla()
+
+
+register_refresh = ScheduleDefinition(
+    name="register_refresh",
+    job=register_job,
+    cron_schedule="0 5 * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+renewal_reminders = ScheduleDefinition(
+    name="renewal_reminders",
+    job=renewal_reminders_job,
+    cron_schedule="0 6 * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+approval_sla = ScheduleDefinition(
+    name="approval_sla",
+    job=approval_sla_job,
+    cron_schedule="0 * * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+
+
+@run_failure_sensor(
+    monitored_jobs=[contract_pipeline, register_job, renewal_reminders_job, approval_sla_job],
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=10,
+)
+def failure_alert_sensor(context: RunFailureSensorContext, notifier: AlertNotifier) -> None:
+    """One alert per failed run, naming the revision and the error."""
+    run = context.dagster_run
+    partition_key = run.tags.get("dagster/partition")
+    notifier.send_once(
+        run_failure_alert(
+            run_id=run.run_id,
+            job_name=run.job_name,
+            error=context.failure_event.message or "the run failed",
+            failed_at=datetime.now(UTC),
+            contract_id=partition_key.rpartition(".r")[0] if partition_key else None,
+            partition_key=partition_key,
+        )
+    )
