@@ -1,0 +1,127 @@
+"""Schedules' jobs and the failure sensor: alerts reach the home's log once, not once a tick."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from dagster import DagsterEventType, build_run_status_sensor_context
+from ruamel.yaml import YAML
+
+from contract_assets import schedules
+from contract_assets.assets import draft as draft_module
+from contract_assets.definitions import build_definitions
+from contract_assets.domain.register import add_months
+from contract_assets_tests.harness import SAMPLES, contract_home, operations_for
+from contract_assets_tests.test_pipeline import run_revision
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    with contract_home(tmp_path / "home", monkeypatch) as home:
+        yield home
+
+
+@pytest.fixture
+def ops(home):
+    with operations_for(home) as operations:
+        yield operations
+
+
+def alerts(home) -> list[dict]:
+    log = home.alerts_dir / "alerts.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def run_job(home, ops, name: str):
+    return build_definitions(home).resolve_job_def(name).execute_in_process(instance=ops.instance)
+
+
+class _Later(datetime):
+    """`datetime` whose now() is some hours ahead, to age pending approvals in tests."""
+
+    hours = 0
+
+    @classmethod
+    def now(cls, tz=None):
+        return datetime.now(tz) + timedelta(hours=cls.hours)
+
+
+def test_approval_sla_escalates_once_then_expires_after_seven_days(home, ops, monkeypatch):
+    key = ops.submit(SAMPLES / "04-one-way-nda-long.yaml").revision.partition_key
+    run_revision(home, ops.instance, key)
+    monkeypatch.setattr(schedules, "datetime", _Later)
+
+    _Later.hours = 47
+    assert run_job(home, ops, "approval_sla_job").success
+    assert alerts(home) == []
+
+    _Later.hours = 49
+    run_job(home, ops, "approval_sla_job")
+    run_job(home, ops, "approval_sla_job")
+    assert [a["kind"] for a in alerts(home)] == ["sla_escalation"]
+    assert alerts(home)[0]["partition_key"] == key
+    assert ops.statuses()[0].stage.value == "awaiting_approval"
+
+    _Later.hours = 24 * 7 + 1
+    run_job(home, ops, "approval_sla_job")
+    assert [a["kind"] for a in alerts(home)] == ["sla_escalation", "expired"]
+    assert ops.statuses()[0].stage.value == "expired"
+
+
+def test_renewal_reminder_sent_once_for_an_executed_contract(home, ops, tmp_path):
+    yaml = YAML(typ="safe", pure=True)
+    request = yaml.load((SAMPLES / "01-mutual-nda.yaml").read_text())
+    today = datetime.now(UTC).date()
+    # Ends in 20 days; the 30-day notice date was 10 days ago.
+    request["effective_date"] = add_months(today + timedelta(days=20), -12).isoformat()
+    request["term_months"] = 12
+    path = tmp_path / "renewing.yaml"
+    with path.open("w") as handle:
+        yaml.dump(request, handle)
+    key = ops.submit(path).revision.partition_key
+    run_revision(home, ops.instance, key)
+    pdf = ops.statuses()[0].documents.path_of("pdf")
+    (home.executed_dir / f"{key}.pdf").write_bytes(open(pdf, "rb").read())
+    job = build_definitions(home).resolve_job_def("executed_copy_job")
+    assert job.execute_in_process(instance=ops.instance, partition_key=key).success
+    assert ops.statuses()[0].stage.value == "executed"
+    assert run_job(home, ops, "contract_register_job").success
+
+    run_job(home, ops, "renewal_reminders_job")
+    run_job(home, ops, "renewal_reminders_job")
+
+    sent = alerts(home)
+    assert [a["kind"] for a in sent] == ["renewal"]
+    assert sent[0]["contract_id"] == "acme-robotics-nda"
+    assert date.fromisoformat(sent[0]["alert_id"].rsplit(":", 1)[1]) == today - timedelta(days=10)
+
+
+def test_failure_sensor_sends_one_alert_naming_the_revision(home, ops, monkeypatch):
+    key = ops.submit(SAMPLES / "01-mutual-nda.yaml").revision.partition_key
+
+    def broken(**_):
+        raise RuntimeError("clause library unreadable")
+
+    monkeypatch.setattr(draft_module, "assemble_draft", broken)
+    result = run_revision(home, ops.instance, key, raise_on_error=False)
+    assert not result.success
+    failure = next(
+        e for e in result.all_events if e.event_type == DagsterEventType.RUN_FAILURE
+    )
+    run = ops.instance.get_run_by_id(result.run_id)
+    context = build_run_status_sensor_context(
+        sensor_name="failure_alert_sensor",
+        dagster_event=failure,
+        dagster_instance=ops.instance,
+        dagster_run=run,
+        resources={"notifier": build_definitions(home).resources["notifier"]},
+    ).for_run_failure()
+
+    schedules.failure_alert_sensor(context)
+    schedules.failure_alert_sensor(context)
+
+    (alert,) = alerts(home)
+    assert alert["kind"] == "run_failure" and alert["partition_key"] == key
+    assert alert["contract_id"] == "acme-robotics-nda"
