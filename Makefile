@@ -32,6 +32,7 @@ benchmark: $(STAMP)
 	scripts/system-deps.sh fonts
 	$(BIN)/python benchmarks/render_benchmark.py
 	$(BIN)/python benchmarks/pipeline_benchmark.py
+	$(BIN)/python benchmarks/inbox_benchmark.py
 
 schema: $(STAMP)
 	$(BIN)/python -m contract_assets.schema

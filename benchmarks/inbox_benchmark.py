@@ -1,0 +1,72 @@
+"""A thousand request files dropped into the inbox at once: ticks, seconds per tick, and
+whether every file was registered exactly once. Prints figures; asserts nothing.
+
+Usage: .venv/bin/python benchmarks/inbox_benchmark.py [--files N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "examples" / "requests" / "01-mutual-nda.yaml"
+SENSOR_TIMEOUT_SECONDS = 60  # Dagster's default for one sensor evaluation
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=1000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["CONTRACT_ASSETS_HOME"] = str(Path(tmp) / "home")
+        os.environ.pop("DAGSTER_HOME", None)
+        from dagster import build_sensor_context
+
+        from contract_assets.cli import open_operations
+        from contract_assets.definitions import build_definitions, resources_for
+        from contract_assets.domain.home import ContractHome
+        from contract_assets.partitions import REVISIONS
+        from contract_assets.sensors import inbox_sensor
+
+        home = ContractHome.from_env().ensure()
+        yaml = YAML(typ="safe", pure=True)
+        base = yaml.load(SAMPLE.read_text())
+        for index in range(args.files):
+            with (home.inbox_dir / f"request-{index:05d}.yaml").open("w") as handle:
+                yaml.dump(dict(base, contract_id=f"bulk-nda-{index:05d}"), handle)
+
+        definitions = build_definitions(home)
+        ticks, run_keys, cursor = [], [], None
+        with open_operations(home) as operations:
+            instance = operations.instance
+            while True:
+                context = build_sensor_context(
+                    instance=instance, cursor=cursor, resources=resources_for(home),
+                    definitions=definitions,
+                )
+                start = time.perf_counter()
+                result = inbox_sensor(context)
+                ticks.append(time.perf_counter() - start)
+                for request in result.dynamic_partitions_requests or []:
+                    instance.add_dynamic_partitions(REVISIONS, list(request.partition_keys))
+                run_keys += [r.run_key for r in result.run_requests or []]
+                cursor = result.cursor
+                if not result.run_requests and not any(home.inbox_dir.iterdir()):
+                    break
+            revisions = len(operations.workspace.registry.all())
+        print(f"{args.files} files: {len(ticks)} ticks, slowest {max(ticks):.2f} s "
+              f"(limit {SENSOR_TIMEOUT_SECONDS} s), mean {sum(ticks) / len(ticks):.2f} s")
+        print(f"revisions registered: {revisions}; run requests: {len(run_keys)}, "
+              f"distinct run keys: {len(set(run_keys))}; files left in the inbox: "
+              f"{len(list(home.inbox_dir.iterdir()))}")
+        print(f"per file: {sum(ticks) / args.files * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
