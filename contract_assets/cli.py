@@ -28,6 +28,7 @@ from contract_assets.definitions import build_definitions
 from contract_assets.domain.home import ContractHome
 from contract_assets.domain.requests import InvalidRequest
 from contract_assets.operations import ContractOperations, RevisionStatus
+from contract_assets.resume import ResumeRefused, resume_run, worker_tags
 from contract_assets.resources import Workspace
 
 EXIT_INVALID = 2
@@ -100,6 +101,7 @@ def _run(home: ContractHome, operations: ContractOperations) -> int:
             partition_key=partition_key,
             asset_selection=[AssetKey(step) for step in steps],
             run_config=QUIET_RUN,
+            tags=worker_tags(),
             raise_on_error=False,
         )
         return result.success
@@ -112,6 +114,17 @@ def _run(home: ContractHome, operations: ContractOperations) -> int:
     if not results:
         print("nothing to run: every revision is settled or waiting")
     return 1 if any(r.stage.value == "failed" for r in results) else 0
+
+
+def _resume(operations: ContractOperations, run_id: str) -> int:
+    """Re-execute a failed (or killed) run from its failure, keeping its partition."""
+    try:
+        outcome = resume_run(operations.instance, run_id)
+    except ResumeRefused as exc:
+        print(f"cannot resume {run_id}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"{run_id} resumed as {outcome.run_id}: {'success' if outcome.success else 'failed'}")
+    return 0 if outcome.success else 1
 
 
 def _status(operations: ContractOperations, contract_id: str | None, as_json: bool) -> int:
@@ -245,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     submit.add_argument("files", nargs="+", type=Path)
     submit.add_argument("--json", action="store_true", help="one JSON object per file and line")
     commands.add_parser("run", help="materialize every registered revision that is not settled")
+    resume = commands.add_parser("resume", help="re-execute a failed or killed run from its failure")
+    resume.add_argument("run_id")
     status = commands.add_parser("status", help="where each revision stands")
     status.add_argument("contract_id", nargs="?")
     status.add_argument("--json", action="store_true", help="one JSON array, an object per revision")
@@ -303,6 +318,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _status(operations, args.contract_id, args.json)
         if args.command == "approve":
             return _approve(operations, args)
+        if args.command == "resume":
+            return _resume(operations, args.run_id)
         return _demo(home, operations, args.directory)
 
 

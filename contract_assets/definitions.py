@@ -84,3 +84,8 @@ def build_definitions(home: ContractHome) -> Definitions:
 
 
 defs = build_definitions(ContractHome.from_env())
+
+
+def contract_pipeline_job():
+    """The pipeline job of the home in the environment now, for `reconstructable`."""
+    return build_definitions(ContractHome.from_env()).resolve_job_def("contract_pipeline")

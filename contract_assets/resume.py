@@ -1,0 +1,87 @@
+"""Resuming a run from its failure with Dagster's own re-execution, keeping its partition.
+
+Dagster re-executes from failure only in its UI; from Python, `ReexecutionOptions.from_failure`
+needs a FAILURE or CANCELED run and does not carry the partition tag over. A run whose
+process was killed stays STARTED: ours carry the process id and host, so a run whose
+process is gone is marked failed first.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from dagster import (
+    DagsterInstance,
+    DagsterRunStatus,
+    ReexecutionOptions,
+    execute_job,
+    reconstructable,
+)
+from dagster._core.execution.execution_result import ExecutionResult
+
+PID_TAG = "contract_assets/pid"
+HOST_TAG = "contract_assets/host"
+PARTITION_TAG = "dagster/partition"
+CARRIED_TAGS = (PARTITION_TAG, "dagster/partition_set")
+RESUMABLE = {DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+
+
+class ResumeRefused(Exception):
+    pass
+
+
+def worker_tags() -> dict[str, str]:
+    """Tags naming the process that runs a run in-process, so a killed one can be told apart."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_dead_run_failed(instance: DagsterInstance, run_id: str) -> bool:
+    """If `run_id` is marked running but its process is gone, mark it failed; True if so."""
+    run = instance.get_run_by_id(run_id)
+    if run is None or run.status not in (DagsterRunStatus.STARTED, DagsterRunStatus.STARTING):
+        return False
+    pid, host = run.tags.get(PID_TAG), run.tags.get(HOST_TAG)
+    if pid is not None and host == socket.gethostname():
+        if _process_alive(int(pid)):
+            return False
+    elif instance.run_launcher.supports_check_run_worker_health:
+        health = instance.run_launcher.check_run_worker_health(run)
+        if health.status.value not in ("FAILED", "NOT_FOUND", "UNKNOWN"):
+            return False
+    else:
+        return False
+    instance.report_run_failed(run, message="the run's process is gone (killed or crashed)")
+    return True
+
+
+def resume_run(instance: DagsterInstance, run_id: str) -> ExecutionResult:
+    """Re-execute `run_id` from its failure: finished steps are not computed again."""
+    from contract_assets.definitions import contract_pipeline_job
+
+    run = instance.get_run_by_id(run_id)
+    if run is None:
+        raise ResumeRefused("no such run on this instance")
+    if run.job_name != "contract_pipeline":
+        raise ResumeRefused(f"it is a {run.job_name} run; only contract_pipeline runs resume")
+    mark_dead_run_failed(instance, run_id)
+    run = instance.get_run_by_id(run_id)
+    if run.status not in RESUMABLE:
+        raise ResumeRefused(f"it is {run.status.value}, not failed or canceled")
+    tags = {key: run.tags[key] for key in CARRIED_TAGS if key in run.tags}
+    return execute_job(
+        reconstructable(contract_pipeline_job),
+        instance=instance,
+        tags={**tags, **worker_tags()},
+        reexecution_options=ReexecutionOptions.from_failure(run_id, instance),
+    )
