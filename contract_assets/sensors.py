@@ -75,6 +75,8 @@ def inbox_sensor(context: SensorEvaluationContext, contracts: ContractWorkspace)
             context.log.warning(f"{path.name}: cannot read it yet ({exc})")
             continue
         registered.append({"name": path.name, "sha256": sha256_file(path)})
+        if revision.partition_key in new_keys:
+            continue  # the same content twice in one tick: one revision, one run
         new_keys.append(revision.partition_key)
         if created or not context.instance.get_run_records(
             _runs_of(revision.partition_key), limit=1
@@ -90,9 +92,27 @@ def inbox_sensor(context: SensorEvaluationContext, contracts: ContractWorkspace)
         return SensorResult(skip_reason=SkipReason("inbox is empty"), cursor=json.dumps([]))
     return SensorResult(
         run_requests=run_requests,
-        dynamic_partitions_requests=[revision_partitions.build_add_request(new_keys)] if new_keys else [],
+        dynamic_partitions_requests=[revision_partitions.build_add_request(list(dict.fromkeys(new_keys)))]
+        if new_keys
+        else [],
         cursor=json.dumps(registered),
     )
+
+
+IN_FLIGHT = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
+
+
+def _partitions_in_flight(context: SensorEvaluationContext) -> set[str]:
+    """Revisions with a pipeline run queued or running: their state is still moving."""
+    records = context.instance.get_run_records(
+        RunsFilter(job_name=contract_pipeline.name, statuses=IN_FLIGHT)
+    )
+    return {r.dagster_run.tags["dagster/partition"] for r in records if "dagster/partition" in r.dagster_run.tags}
 
 
 def _runs_of(partition_key: str) -> RunsFilter:
@@ -111,6 +131,7 @@ def progress_sensor(context: SensorEvaluationContext, contracts: ContractWorkspa
     approvals go on to rendering, unblocked SOWs to drafting. New and failed revisions are
     left to the inbox sensor and to people."""
     operations = ContractOperations(contracts.workspace(), context.instance)
+    busy = _partitions_in_flight(context)
     requests = [
         RunRequest(
             partition_key=item.status.revision.partition_key,
@@ -119,6 +140,7 @@ def progress_sensor(context: SensorEvaluationContext, contracts: ContractWorkspa
         )
         for item in operations.pending()
         if item.status.stage.value not in ("received", "failed")
+        and item.status.revision.partition_key not in busy  # its run is not over yet
     ]
     if not requests:
         return SensorResult(skip_reason=SkipReason("no revision has new work"))
