@@ -31,6 +31,8 @@ from contract_assets.domain.models import (
     RiskAssessment,
     SignaturePackage,
 )
+from contract_assets.domain.assembly import changed_sources
+from contract_assets.domain.playbook import assess_risk
 from contract_assets.domain.packaging import ExecutedCopy, unrenderable_text
 from contract_assets.domain.redline import Redline
 from contract_assets.domain.requests import FieldError, InvalidRequest, load_request_file
@@ -75,6 +77,7 @@ class RevisionStatus:
     redline: Redline | None = None
     executed: ExecutedCopy | None = None
     error: str | None = None
+    out_of_date: list[str] = field(default_factory=list)  # what changed since it was made
     blocked_on: str | None = None
     last_run_id: str | None = None
 
@@ -109,6 +112,8 @@ class RevisionStatus:
             }
             if self.record
             else None,
+            "out_of_date": bool(self.out_of_date),
+            "out_of_date_because": self.out_of_date,
             "annexes": [a.annex_id for a in self.draft.annexes] if self.draft else [],
             "library_version": self.draft.library_version if self.draft else None,
             "library_hash": self.draft.library_hash if self.draft else None,
@@ -288,12 +293,15 @@ class ContractOperations:
         )
         if stage is Stage.AWAITING_APPROVAL and self.workspace.decisions.expired_at(key):
             stage = Stage.EXPIRED
+        draft = read("contract_draft", ContractDraft)
+        risk = read("risk_assessment", RiskAssessment)
         return RevisionStatus(
+            out_of_date=self._out_of_date(revision, draft, risk),
             revision=revision,
             stage=stage,
             materialized=done,
-            draft=read("contract_draft", ContractDraft),
-            risk=read("risk_assessment", RiskAssessment),
+            draft=draft,
+            risk=risk,
             routing=read("approval_routing", ApprovalRouting),
             record=record,
             review=read("review_copy", RenderedDocuments),
@@ -305,6 +313,31 @@ class ContractOperations:
             blocked_on=waiting if stage is Stage.BLOCKED else None,
             last_run_id=last_run.run_id if last_run else None,
         )
+
+    def _out_of_date(
+        self, revision: Revision, draft: ContractDraft | None, risk: RiskAssessment | None
+    ) -> list[str]:
+        """Why the stored draft or risk assessment would come out differently today: a
+        changed library file it was made from, or a playbook that now decides otherwise."""
+        reasons = []
+        if draft is not None:
+            reasons += [
+                f"library file {rel} changed" for rel in changed_sources(draft, self.workspace.library)
+            ]
+        if draft is not None and risk is not None:
+            playbook = self.workspace.playbook
+            now = assess_risk(
+                partition_key=risk.partition_key,
+                request=revision.request,
+                deviations=draft.deviations,
+                playbook=playbook,
+            )
+            if (now.score, now.level, now.rules) != (risk.score, risk.level, risk.rules):
+                reasons.append(
+                    f"playbook {playbook.version} assesses it differently "
+                    f"(score {risk.score} -> {now.score}, rules {[h.rule for h in now.rules]})"
+                )
+        return reasons
 
     def _failure_message(self, run_id: str) -> str:
         messages = []

@@ -188,3 +188,47 @@ def test_materialize_api_with_project_resources(home, ops):
     routing = ops.statuses()[0].routing
     assert routing.status == "awaiting_approval"
     assert [(a.role, a.tier) for a in routing.required_approvals] == [("legal", 1)]
+
+
+def test_changing_one_clause_marks_only_the_drafts_that_use_it_out_of_date(home, ops, tmp_path, monkeypatch):
+    import shutil
+
+    from contract_assets import resources
+
+    nda = ops.submit(SAMPLES / "01-mutual-nda.yaml").revision.partition_key
+    ops.submit(SAMPLES / "02-msa-high-value.yaml")
+    msa = "blue-fjord-msa.r1"
+    for key in (nda, msa):
+        run_revision(home, ops.instance, key)
+    assert not any(s.as_json()["out_of_date"] for s in ops.statuses())
+
+    library = tmp_path / "library"
+    shutil.copytree(resources.SHIPPED_LIBRARY, library)
+    clause = library / "clauses" / "msa-liability-cap.md"
+    clause.write_text(clause.read_text().replace("tort (including negligence)", "tort (negligence included)"))
+    monkeypatch.setattr(resources, "SHIPPED_LIBRARY", library)
+    with operations_for(home) as fresh:
+        flags = {s.revision.partition_key: s.as_json() for s in fresh.statuses()}
+
+    assert flags[msa]["out_of_date"] is True
+    assert flags[msa]["out_of_date_because"] == ["library file clauses/msa-liability-cap.md changed"]
+    assert flags[nda]["out_of_date"] is False
+
+
+def test_a_playbook_change_marks_only_revisions_it_assesses_differently(home, ops):
+    from contract_assets.domain.playbook import SHIPPED_PLAYBOOK
+
+    nda = ops.submit(SAMPLES / "01-mutual-nda.yaml").revision.partition_key
+    msa = ops.submit(SAMPLES / "02-msa-high-value.yaml").revision.partition_key
+    for key in (nda, msa):
+        run_revision(home, ops.instance, key)
+    # A team raises the finance threshold above the MSA's 480,000.00 EUR.
+    override = SHIPPED_PLAYBOOK.read_text().replace('amount: "250000"', 'amount: "500000"')
+    (home.config_dir / "playbook.yaml").write_text(override)
+
+    with operations_for(home) as fresh:
+        flags = {s.revision.partition_key: s.as_json() for s in fresh.statuses()}
+
+    assert flags[msa]["out_of_date"] is True
+    assert "score 20 -> 0" in flags[msa]["out_of_date_because"][0]
+    assert flags[nda]["out_of_date"] is False

@@ -99,6 +99,8 @@ def assemble_draft(
             clauses += _draft_clause(library.clauses[section], context, deviations)
 
     annexes: list[DraftAnnex] = []
+    used = [f"templates/{template.id}.yaml"]
+    used += [f"clauses/{s}.md" for s in template.spec.sections if s in library.clauses]
     mandatory = [
         s
         for s in template.spec.sections
@@ -112,6 +114,7 @@ def assemble_draft(
         for clause_id in annex.clauses:
             annex_clauses += _draft_clause(library.clauses[clause_id], context, deviations)
         annexes.append(DraftAnnex(annex_id=annex.id, title=annex.title, clauses=annex_clauses))
+        used += [f"annexes/{annex.id}.yaml", *(f"clauses/{c}.md" for c in annex.clauses)]
         mandatory += [c for c in annex.clauses if library.clauses[c].mandatory]
 
     return ContractDraft(
@@ -131,6 +134,7 @@ def assemble_draft(
         library_version=library.version,
         library_hash=library.content_hash,
         request_hash=request_hash,
+        sources={rel: library.file_hashes[rel] for rel in dict.fromkeys(used)},
     )
 
 
@@ -322,3 +326,8 @@ def _custom_clauses(request: ContractRequest) -> list[DraftClause]:
         DraftClause(clause_id=f"custom-{n}", title=c.title, body=c.text, source="custom")
         for n, c in enumerate(request.custom_clauses, start=1)
     ]
+
+
+def changed_sources(draft: ContractDraft, library: ClauseLibrary) -> list[str]:
+    """The library files this draft was made from that have changed (or gone) since."""
+    return [rel for rel, digest in draft.sources.items() if library.file_hashes.get(rel) != digest]

@@ -268,6 +268,7 @@ class ClauseLibrary:
     annexes: Mapping[str, AnnexSpec]
     clauses: Mapping[str, Clause]
     environment: jinja2.Environment
+    file_hashes: Mapping[str, str]  # relative path -> sha256, for what a draft was made from
 
     def templates_for(self, contract_type: ContractType) -> list[Template]:
         return [t for t in self.templates.values() if t.spec.contract_type == contract_type]
@@ -443,6 +444,7 @@ def load_library(path: Path | str | None = None) -> ClauseLibrary:
         templates=MappingProxyType(templates),
         annexes=MappingProxyType(annexes),
         clauses=MappingProxyType(clauses),
+        file_hashes=MappingProxyType({rel: sha256_bytes(data) for rel, data in files.items()}),
         environment=env,
     )
 

@@ -305,6 +305,9 @@ class ContractDraft(StoredModel):
     library_version: str
     library_hash: str
     request_hash: str
+    # Library files this draft was made from (template, annexes, every clause they list),
+    # each with its sha256: a later change to one of them makes this draft out of date.
+    sources: dict[str, str] = {}
 
     def all_clauses(self) -> list[DraftClause]:
         return [*self.clauses, *(c for annex in self.annexes for c in annex.clauses)]
