@@ -16,7 +16,8 @@ from contract_assets.domain.home import ContractHome
 from contract_assets.io_managers import ContractIOManager
 from contract_assets.jobs import contract_pipeline, executed_copy_job, register_job
 from contract_assets.notifier import notifier_from_env
-from contract_assets.resources import ContractWorkspace
+from contract_assets.resources import ContractWorkspace, Workspace
+from contract_assets.versioning import with_code_versions
 from contract_assets.schedules import (
     approval_sla,
     approval_sla_job,
@@ -58,7 +59,9 @@ CHECKS = [deliverables_add_up, mandatory_clauses_present, manifest_matches_files
 
 def build_definitions(home: ContractHome) -> Definitions:
     return Definitions(
-        assets=[*REVISION_ASSETS, executed_copy, contract_register],
+        assets=with_code_versions(
+            [*REVISION_ASSETS, executed_copy, contract_register], Workspace(home)
+        ),
         asset_checks=CHECKS,
         jobs=[
             contract_pipeline,

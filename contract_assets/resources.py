@@ -9,6 +9,7 @@ from dagster import ConfigurableResource
 
 from contract_assets.domain.approvals import ApproverDirectory, DecisionLog
 from contract_assets.domain.clause_library import ClauseLibrary, load_entities, load_library
+from contract_assets.domain.files import sha256_file
 from contract_assets.domain.home import ContractHome
 from contract_assets.domain.models import Entity
 from contract_assets.domain.playbook import SHIPPED_PLAYBOOK, Playbook, load_playbook
@@ -61,6 +62,10 @@ class Workspace:
     @cached_property
     def playbook(self) -> Playbook:
         return load_playbook(self.home.config_file("playbook.yaml", SHIPPED_PLAYBOOK))
+
+    @cached_property
+    def playbook_hash(self) -> str:
+        return sha256_file(self.home.config_file("playbook.yaml", SHIPPED_PLAYBOOK))
 
     @cached_property
     def entities(self) -> dict[str, Entity]:

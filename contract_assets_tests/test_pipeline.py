@@ -56,7 +56,7 @@ def test_auto_approved_nda_materializes_every_asset_and_passes_every_check(home,
     result = run_revision(home, ops.instance, key)
 
     assert result.success
-    assert materialized(ops.instance, key) == set(PIPELINE)
+    assert materialized(ops.instance, key) == set(PIPELINE) - {"contract_redline"}  # r1: none
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {
         "deliverables_add_up": True,
@@ -232,3 +232,19 @@ def test_a_playbook_change_marks_only_revisions_it_assesses_differently(home, op
     assert flags[msa]["out_of_date"] is True
     assert "score 20 -> 0" in flags[msa]["out_of_date_because"][0]
     assert flags[nda]["out_of_date"] is False
+
+
+def test_materializations_carry_code_and_data_versions(home, ops):
+    from dagster import AssetRecordsFilter
+
+    from contract_assets.domain.files import canonical_json, sha256_bytes
+
+    key = ops.submit(SAMPLES / "01-mutual-nda.yaml").revision.partition_key
+    run_revision(home, ops.instance, key)
+    record = ops.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey("contract_draft"), asset_partitions=[key]), limit=1
+    ).records[0]
+    tags = record.asset_materialization.tags
+    draft = ops.statuses()[0].draft
+    assert tags["dagster/data_version"] == sha256_bytes(canonical_json(draft.model_dump(mode="json")))[:24]
+    assert tags["dagster/code_version"].endswith(f"library.{draft.library_hash[:12]}")

@@ -14,6 +14,7 @@ from contract_assets.domain.models import (
     RiskAssessment,
 )
 from contract_assets.domain.playbook import required_approvals
+from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
 from contract_assets.resources import ContractWorkspace
 
@@ -24,7 +25,7 @@ def approval_routing(
     contracts: ContractWorkspace,
     contract_request: Revision,
     risk_assessment: RiskAssessment,
-) -> ApprovalRouting:
+) -> Output[ApprovalRouting]:
     """The approvals this revision needs, bound to its content hash.
 
     With none needed the revision is approved automatically, recorded with the playbook
@@ -47,7 +48,7 @@ def approval_routing(
             "playbook_version": playbook.version,
         }
     )
-    return routing
+    return versioned(routing)
 
 
 @asset(
@@ -100,9 +101,9 @@ def approval_record(
         decided_at=decided_at,
         decisions=decisions,
     )
-    yield Output(
+    yield versioned(
         record,
-        metadata={
+        {
             "status": status,
             "decided_at": decided_at.isoformat(),
             "decisions": [f"{d.role}: {d.decision} by {d.approver}" for d in decisions],

@@ -17,15 +17,16 @@ from contract_assets.domain.packaging import (
     render_contract,
     render_review_copy,
 )
+from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
 
 
 @asset(partitions_def=revision_partitions, group_name="contracts", kinds={"html"})
-def review_copy(context: AssetExecutionContext, contract_draft: ContractDraft) -> RenderedDocuments:
+def review_copy(context: AssetExecutionContext, contract_draft: ContractDraft) -> Output[RenderedDocuments]:
     """The draft as HTML marked "for review", so approvers read what they approve."""
     copy = render_review_copy(contract_draft)
     context.add_output_metadata({"sha256": copy.files[0].sha256})
-    return copy
+    return versioned(copy)
 
 
 @asset(
@@ -46,9 +47,9 @@ def contract_documents(
         return
     effective_date = contract_draft.effective_date or approval_record.decided_at.astimezone(UTC).date()
     documents = render_contract(contract_draft, effective_date=effective_date)
-    yield Output(
+    yield versioned(
         documents,
-        metadata={
+        {
             "effective_date": effective_date.isoformat(),
             "files": MetadataValue.md(
                 "\n".join(f"- `{f.filename}` {f.size:,} bytes, sha256 `{f.sha256}`" for f in documents.files)
@@ -63,7 +64,7 @@ def signature_package(
     contract_request: Revision,
     contract_draft: ContractDraft,
     contract_documents: RenderedDocuments,
-) -> SignaturePackage:
+) -> Output[SignaturePackage]:
     """The manifest sent for signature: SHA-256 of every file and the signers in order."""
     package = build_signature_package(
         revision=contract_request,
@@ -77,4 +78,4 @@ def signature_package(
             "documents": len(package.documents),
         }
     )
-    return package
+    return versioned(package)

@@ -7,6 +7,7 @@ from dagster import AssetExecutionContext, AssetObservation, MetadataValue, Outp
 from contract_assets.domain.assembly import assemble_draft
 from contract_assets.domain.models import ContractDraft, Revision
 from contract_assets.domain.stages import approved_revision, blocked_on
+from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
 from contract_assets.resources import ContractWorkspace
 
@@ -55,9 +56,9 @@ def contract_draft(
     outline = "\n".join(f"{i}. {c.title}" for i, c in enumerate(draft.clauses, 1))
     for annex in draft.annexes:
         outline += f"\n\n**{annex.title}**\n" + "\n".join(f"- {c.title}" for c in annex.clauses)
-    yield Output(
+    yield versioned(
         draft,
-        metadata={
+        {
             "template": draft.template_id,
             "clauses": len(draft.all_clauses()),
             "annexes": [a.annex_id for a in draft.annexes],

@@ -1,10 +1,11 @@
 """Executed copies: a countersigned PDF that came back marks its revision executed."""
 
-from dagster import AssetExecutionContext, Failure, asset
+from dagster import AssetExecutionContext, Failure, Output, asset
 
 from contract_assets.domain.files import sha256_bytes
 from contract_assets.domain.models import RenderedFile, SignaturePackage
 from contract_assets.domain.packaging import ExecutedCopy
+from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
 from contract_assets.resources import ContractWorkspace
 
@@ -14,7 +15,7 @@ def executed_copy(
     context: AssetExecutionContext,
     contracts: ContractWorkspace,
     signature_package: SignaturePackage,
-) -> ExecutedCopy:
+) -> Output[ExecutedCopy]:
     """The countersigned PDF dropped as `executed/<partition_key>.pdf`, stored with its hash
     beside the revision's documents (the dropped file stays until the sensor archives it)."""
     key = context.partition_key
@@ -40,4 +41,4 @@ def executed_copy(
         package_manifest_sha256=signature_package.files[0].sha256,
     )
     context.add_output_metadata({"sha256": copy.files[0].sha256, "bytes": len(data)})
-    return copy
+    return versioned(copy)

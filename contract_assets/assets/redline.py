@@ -8,6 +8,7 @@ from contract_assets.domain.assembly import assemble_draft
 from contract_assets.domain.models import ContractDraft, Revision
 from contract_assets.domain.redline import Redline, compare_drafts
 from contract_assets.domain.stages import approved_revision
+from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
 from contract_assets.resources import ContractWorkspace, Workspace
 
@@ -58,9 +59,9 @@ def contract_redline(
         context.log.info(f"{context.partition_key} is the first revision: nothing to compare")
         return
     redline = compare_drafts(previous, contract_draft)
-    yield Output(
+    yield versioned(
         redline,
-        metadata={
+        {
             "previous": redline.previous_partition_key,
             "summary": redline.summary,
             "changes": MetadataValue.md(

@@ -1,15 +1,16 @@
 """Stage 1: the validated request of one revision."""
 
-from dagster import AssetExecutionContext, MetadataValue, asset
+from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from contract_assets.domain.models import Revision
 from contract_assets.domain.requests import validate_request
+from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
 from contract_assets.resources import ContractWorkspace
 
 
 @asset(partitions_def=revision_partitions, group_name="contracts", kinds={"python"})
-def contract_request(context: AssetExecutionContext, contracts: ContractWorkspace) -> Revision:
+def contract_request(context: AssetExecutionContext, contracts: ContractWorkspace) -> Output[Revision]:
     """The submitted request of this revision, checked again against today's configuration
     (entities, parent contracts), with its canonical content hash."""
     workspace = contracts.workspace()
@@ -30,4 +31,4 @@ def contract_request(context: AssetExecutionContext, contracts: ContractWorkspac
             "request": MetadataValue.json(request.model_dump(mode="json")),
         }
     )
-    return revision
+    return versioned(revision)

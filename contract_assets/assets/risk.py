@@ -1,9 +1,10 @@
 """Stage 3: the risk assessment under the approval playbook."""
 
-from dagster import AssetExecutionContext, MetadataValue, asset
+from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from contract_assets.domain.models import ContractDraft, Revision, RiskAssessment
 from contract_assets.domain.playbook import assess_risk
+from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
 from contract_assets.resources import ContractWorkspace
 
@@ -14,7 +15,7 @@ def risk_assessment(
     contracts: ContractWorkspace,
     contract_request: Revision,
     contract_draft: ContractDraft,
-) -> RiskAssessment:
+) -> Output[RiskAssessment]:
     """Score 0-100, level, the playbook rules that fired and the draft's deviations."""
     risk = assess_risk(
         partition_key=context.partition_key,
@@ -34,4 +35,4 @@ def risk_assessment(
             ),
         }
     )
-    return risk
+    return versioned(risk)

@@ -1,0 +1,40 @@
+"""Code versions and data versions, so Dagster can tell what is stale.
+
+A data version is the hash of what an asset stored; a code version names the code and the
+configuration (clause library, playbook) that made it. Dagster compares them per asset;
+`contract-assets status` says per revision which library file or rule changed.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from dagster import AssetsDefinition, DataVersion, Output
+
+from contract_assets.domain.files import canonical_json, sha256_bytes
+from contract_assets.domain.models import StoredModel
+from contract_assets.resources import Workspace
+
+# Bump when the code of the pipeline changes what it produces.
+CODE_VERSION = "2026.11.1"
+
+_LIBRARY_ASSETS = {"contract_draft", "review_copy", "contract_documents", "contract_redline"}
+_PLAYBOOK_ASSETS = {"risk_assessment", "approval_routing"}
+
+
+def versioned(value: StoredModel, metadata: Mapping[str, Any] | None = None) -> Output:
+    """The value with its data version: the hash of its stored content."""
+    digest = sha256_bytes(canonical_json(value.model_dump(mode="json")))
+    return Output(value, data_version=DataVersion(digest[:24]), metadata=dict(metadata or {}))
+
+
+def with_code_versions(assets: list[AssetsDefinition], workspace: Workspace) -> list[AssetsDefinition]:
+    """Stamp each asset with the code version of the code and configuration that make it."""
+    library = f"{CODE_VERSION}+library.{workspace.library.content_hash[:12]}"
+    playbook = f"{CODE_VERSION}+playbook.{workspace.playbook_hash[:12]}"
+
+    def stamp(spec):
+        name = spec.key.to_user_string()
+        version = library if name in _LIBRARY_ASSETS else playbook if name in _PLAYBOOK_ASSETS else CODE_VERSION
+        return spec.replace_attributes(code_version=version)
+
+    return [asset.map_asset_specs(stamp) for asset in assets]
