@@ -248,3 +248,37 @@ def test_materializations_carry_code_and_data_versions(home, ops):
     draft = ops.statuses()[0].draft
     assert tags["dagster/data_version"] == sha256_bytes(canonical_json(draft.model_dump(mode="json")))[:24]
     assert tags["dagster/code_version"].endswith(f"library.{draft.library_hash[:12]}")
+
+
+def test_transient_errors_retry_and_bad_data_fails_once(home, ops, monkeypatch):
+    from dagster import DagsterEventType
+
+    from contract_assets.assets import risk as risk_module
+    from contract_assets.domain.assembly import AssemblyError
+
+    key = ops.submit(SAMPLES / "01-mutual-nda.yaml").revision.partition_key
+    real_assess, calls = risk_module.assess_risk, []
+
+    def flaky(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("database is locked")
+        return real_assess(**kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(risk_module, "assess_risk", flaky)
+        result = run_revision(home, ops.instance, key)
+    assert result.success and len(calls) == 2
+
+    other = ops.submit(SAMPLES / "04-one-way-nda-long.yaml").revision.partition_key
+
+    def broken(**_):
+        raise AssemblyError("clause 'nda-term': undefined variable 'x'")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(draft_module, "assemble_draft", broken)
+        failed = run_revision(home, ops.instance, other, raise_on_error=False)
+    retries = [e for e in failed.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
+    assert not failed.success and retries == []
+    status = {s.revision.partition_key: s for s in ops.statuses()}[other]
+    assert status.stage.value == "failed" and "undefined variable 'x'" in status.error

@@ -2,9 +2,9 @@
 
 from collections.abc import Iterator
 
-from dagster import AssetExecutionContext, AssetObservation, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, AssetObservation, Failure, MetadataValue, Output, asset
 
-from contract_assets.domain.assembly import assemble_draft
+from contract_assets.domain.assembly import AssemblyError, assemble_draft
 from contract_assets.domain.models import ContractDraft, Revision
 from contract_assets.domain.stages import approved_revision, blocked_on
 from contract_assets.versioning import versioned
@@ -44,15 +44,18 @@ def contract_draft(
             request.sow.parent_contract_id, workspace.registry, workspace.layout
         )
         parent = parent_revision.request if parent_revision else None
-    draft = assemble_draft(
-        partition_key=context.partition_key,
-        revision=contract_request.revision,
-        request=request,
-        request_hash=contract_request.content_hash,
-        entity=workspace.entities[request.our_entity],
-        library=workspace.library,
-        parent=parent,
-    )
+    try:
+        draft = assemble_draft(
+            partition_key=context.partition_key,
+            revision=contract_request.revision,
+            request=request,
+            request_hash=contract_request.content_hash,
+            entity=workspace.entities[request.our_entity],
+            library=workspace.library,
+            parent=parent,
+        )
+    except AssemblyError as exc:  # the library or the request is wrong: retrying cannot help
+        raise Failure(description=str(exc), allow_retries=False) from None
     outline = "\n".join(f"{i}. {c.title}" for i, c in enumerate(draft.clauses, 1))
     for annex in draft.annexes:
         outline += f"\n\n**{annex.title}**\n" + "\n".join(f"- {c.title}" for c in annex.clauses)

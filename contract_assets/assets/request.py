@@ -1,9 +1,9 @@
 """Stage 1: the validated request of one revision."""
 
-from dagster import AssetExecutionContext, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, Failure, MetadataValue, Output, asset
 
 from contract_assets.domain.models import Revision
-from contract_assets.domain.requests import validate_request
+from contract_assets.domain.requests import InvalidRequest, validate_request
 from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
 from contract_assets.resources import ContractWorkspace
@@ -15,11 +15,14 @@ def contract_request(context: AssetExecutionContext, contracts: ContractWorkspac
     (entities, parent contracts), with its canonical content hash."""
     workspace = contracts.workspace()
     revision = workspace.registry.get(context.partition_key)
-    validate_request(
-        revision.request.model_dump(mode="json"),
-        entities=workspace.entities.keys(),
-        find_contract=workspace.registry.latest_request,
-    )
+    try:
+        validate_request(
+            revision.request.model_dump(mode="json"),
+            entities=workspace.entities.keys(),
+            find_contract=workspace.registry.latest_request,
+        )
+    except InvalidRequest as exc:  # bad data: retrying cannot help
+        raise Failure(description=f"the request no longer validates: {exc}", allow_retries=False) from None
     request = revision.request
     context.add_output_metadata(
         {

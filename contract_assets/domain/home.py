@@ -46,6 +46,12 @@ run_coordinator:
 concurrency:
   runs:
     max_concurrent_runs: 2
+# Runs the daemon launched are retried when their process dies; a step that fails on bad
+# data is not (steps retry transient errors themselves).
+run_retries:
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false
 telemetry:
   enabled: false
 """
