@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from pydantic import ValidationError
 
 from contract_assets.domain.approvals import (
@@ -28,7 +28,8 @@ from contract_assets.definitions import build_definitions
 from contract_assets.domain.home import ContractHome
 from contract_assets.domain.requests import InvalidRequest
 from contract_assets.operations import ContractOperations, RevisionStatus
-from contract_assets.resume import ResumeRefused, resume_run, worker_tags
+from contract_assets.domain.files import sweep_temp_files
+from contract_assets.resume import ResumeRefused, mark_dead_run_failed, resume_run, worker_tags
 from contract_assets.resources import Workspace
 
 EXIT_INVALID = 2
@@ -90,10 +91,22 @@ def _progress_line(status: RevisionStatus) -> str:
     return line
 
 
+def _recover(home: ContractHome, instance: DagsterInstance) -> None:
+    """After a crash: runs whose process is gone are marked failed, half-written temporary
+    files removed. Everything finished stays; what was not is run again."""
+    for record in instance.get_run_records(
+        RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING])
+    ):
+        if mark_dead_run_failed(instance, record.dagster_run.run_id):
+            print(f"run {record.dagster_run.run_id} was interrupted; marked failed", file=sys.stderr)
+    sweep_temp_files(home.root)
+
+
 def _run(home: ContractHome, operations: ContractOperations) -> int:
     defs = build_definitions(home)
     pipeline = defs.resolve_job_def("contract_pipeline")
     instance = operations.instance
+    _recover(home, instance)
 
     def execute(partition_key: str, steps: list[str]) -> bool:
         result = pipeline.execute_in_process(

@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 
+TEMP_SUFFIX = ".tmp"
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see the old file or the whole new one, never a part.
 
@@ -17,7 +20,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     temporary file is renamed over the target; the directory entry is synced too.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # The writer's pid in the name tells a crashed writer's leftover from a live one's.
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent
+    )
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -49,3 +55,29 @@ def sha256_file(path: Path) -> str:
 def canonical_json(data: Any) -> bytes:
     """JSON with sorted keys and no insignificant whitespace: equal data, equal bytes."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_temp_files(root: Path) -> list[Path]:
+    """Remove the temporary files that writers killed mid-write left under `root`.
+
+    Only files of `atomic_write_bytes` whose writing process is gone are removed; the
+    target files themselves were never touched by a half-done write.
+    """
+    removed = []
+    for path in root.rglob(f".*{TEMP_SUFFIX}"):
+        parts = path.name[: -len(TEMP_SUFFIX)].split(".")
+        pids = [p for p in parts if p.isdigit()]
+        if pids and not _alive(int(pids[-1])):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

@@ -1,0 +1,79 @@
+"""Crash safety: `contract-assets run` killed with SIGKILL at a random point, then run again.
+
+Each trial registers a new revision, starts a run in a separate process, kills it at a
+random moment, and runs again. Afterwards every revision is finished, each step was
+materialized exactly once (finished steps are not computed again), every manifest matches
+its files, and no temporary file is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, AssetRecordsFilter
+from ruamel.yaml import YAML
+
+from contract_assets.domain.files import sha256_file
+from contract_assets.operations import PIPELINE
+from contract_assets_tests.harness import SAMPLES, cli, contract_home, operations_for
+
+pytestmark = pytest.mark.slow
+
+TRIALS = 20
+CONTRACT_ASSETS = str(Path(sys.executable).parent / "contract-assets")
+
+
+def test_runs_killed_at_random_points_resume_to_exactly_one_finish(tmp_path, monkeypatch):
+    rng = random.Random(20261125)
+    yaml = YAML(typ="safe", pure=True)
+    base = yaml.load((SAMPLES / "01-mutual-nda.yaml").read_text())
+    with contract_home(tmp_path / "home", monkeypatch) as home:
+        env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+        keys, kills = [], 0
+        for trial in range(TRIALS):
+            request = tmp_path / f"trial-{trial}.yaml"
+            with request.open("w") as handle:
+                yaml.dump(dict(base, contract_id=f"crash-trial-{trial:02d}"), handle)
+            with operations_for(home) as ops:
+                keys.append(ops.submit(request).revision.partition_key)
+
+            process = subprocess.Popen(
+                [CONTRACT_ASSETS, "run"], env=env, cwd=tmp_path,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            time.sleep(rng.uniform(0.3, 3.5))
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                kills += 1
+            process.wait()
+
+            resumed = cli("run", home=home)
+            assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+
+        assert kills >= TRIALS // 2, f"only {kills} of {TRIALS} runs were still going when killed"
+        with operations_for(home) as ops:
+            statuses = {s.revision.partition_key: s for s in ops.statuses()}
+            for key in keys:
+                assert statuses[key].stage.value == "ready_for_signature", (key, statuses[key].error)
+                for asset in PIPELINE:
+                    if asset == "contract_redline":
+                        continue
+                    records = ops.instance.fetch_materializations(
+                        AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[key]),
+                        limit=10,
+                    ).records
+                    assert len(records) == 1, (key, asset, len(records))
+                manifest_path = Path(statuses[key].package.path_of("manifest"))
+                manifest = json.loads(manifest_path.read_text())
+                for entry in manifest["files"]:
+                    assert sha256_file(manifest_path.parent / entry["filename"]) == entry["sha256"]
+        leftovers = [p for p in home.root.rglob("*.tmp")]
+        assert leftovers == []
