@@ -21,7 +21,6 @@ def routing(key: str = "acme-nda.r1") -> ApprovalRouting:
         required_approvals=[],
         auto_approved=True,
         playbook_version="test",
-        decided_at=datetime(2026, 11, 25, tzinfo=UTC),
     )
 
 
