@@ -1,6 +1,7 @@
 # make demo   create .venv, install, run the pipeline on the sample requests
 # make test   same set-up, then the whole test suite
 # make ui     the Dagster UI on http://127.0.0.1:3000 over the same instance
+# CONTRACT_ASSETS_TEST_BACKEND=postgres make test   the suite on PostgreSQL (127.0.0.1:5432)
 
 PYTHON ?= python3
 VENV := .venv

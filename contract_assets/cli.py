@@ -28,6 +28,7 @@ from contract_assets.definitions import build_definitions
 from contract_assets.domain.home import ContractHome
 from contract_assets.domain.requests import InvalidRequest
 from contract_assets.operations import ContractOperations, RevisionStatus
+from contract_assets.database import create_database, database_url
 from contract_assets.domain.files import sweep_temp_files
 from contract_assets.resume import ResumeRefused, mark_dead_run_failed, resume_run, worker_tags
 from contract_assets.resources import Workspace
@@ -231,6 +232,19 @@ def _exec_dagster(home: ContractHome, command: list[str]) -> int:
     return subprocess.call(argv, env=env)
 
 
+def _migrate(home: ContractHome) -> int:
+    """Create the database (PostgreSQL) if needed and bring the instance's schema up to date."""
+    url = database_url()
+    if url:
+        created = create_database(url)
+        print(f"database {'created' if created else 'exists'}: {url.rsplit('/', 1)[-1]}")
+    home.ensure()
+    with DagsterInstance.from_config(str(home.dagster_home)) as instance:
+        instance.upgrade()
+    print(f"instance schema up to date ({'postgres' if url else 'sqlite'}) at {home.dagster_home}")
+    return 0
+
+
 def _request_files(paths: Sequence[Path]) -> list[Path]:
     files = []
     for path in paths:
@@ -302,6 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="print the signed decision as run config for the record_approval job instead",
     )
     commands.add_parser("daemon", help="run dagster-daemon (sensors, schedules) on this home")
+    commands.add_parser(
+        "migrate", help="create the PostgreSQL database if needed and upgrade the instance schema"
+    )
     dev = commands.add_parser("dev", help="run the Dagster UI and daemon on this home")
     dev.add_argument("--port", default="3000")
     args = parser.parse_args(argv)
@@ -315,6 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _keygen(args.out)
     if args.command == "approvers":
         return _approvers_add(Workspace(home.ensure()), args)
+    if args.command == "migrate":
+        return _migrate(home)
     if args.command == "daemon":
         return _exec_dagster(home, ["dagster-daemon", "run", "-m", "contract_assets.definitions"])
     if args.command == "dev":

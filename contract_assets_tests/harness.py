@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from contract_assets.cli import open_operations
-from contract_assets.domain.home import ContractHome
+from contract_assets.database import create_database, drop_database
+from contract_assets.domain.home import DATABASE_ENV, ContractHome
 from contract_assets.operations import ContractOperations
 
 REPO = Path(__file__).resolve().parent.parent
@@ -22,11 +24,39 @@ INVALID = REPO / "examples" / "invalid"
 SAMPLE_FILES = sorted(SAMPLES.glob("*.yaml"))
 
 
+BACKEND = os.environ.get("CONTRACT_ASSETS_TEST_BACKEND", "sqlite")
+TEST_SERVER = os.environ.get("CONTRACT_ASSETS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+
+
+@contextmanager
+def backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The storage backend the suite runs on ($CONTRACT_ASSETS_TEST_BACKEND): SQLite, or a
+    fresh PostgreSQL database for each home, dropped afterwards."""
+    monkeypatch.delenv(DATABASE_ENV, raising=False)
+    if BACKEND == "sqlite":
+        yield
+        return
+    url = f"{TEST_SERVER}/ca_test_{uuid.uuid4().hex[:12]}"
+    try:
+        create_database(url)
+    except Exception as exc:  # the service is down: fail in CI, skip elsewhere
+        message = f"PostgreSQL at {TEST_SERVER} is not reachable: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    monkeypatch.setenv(DATABASE_ENV, url)
+    try:
+        yield
+    finally:
+        drop_database(url)
+
+
 @contextmanager
 def contract_home(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ContractHome]:
     monkeypatch.setenv("CONTRACT_ASSETS_HOME", str(root))
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    yield ContractHome(root.resolve()).ensure()
+    with backend(monkeypatch):
+        yield ContractHome(root.resolve()).ensure()
 
 
 @contextmanager

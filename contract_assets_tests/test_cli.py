@@ -94,9 +94,10 @@ def test_top_level_dagster_yaml_points_at_the_default_home():
     assert body.strip() == expected.strip()
 
 
-def test_dagster_job_execute_runs_one_revision_with_nothing_set(tmp_path):
+def test_dagster_job_execute_runs_one_revision_with_nothing_set(tmp_path, monkeypatch):
     """From a directory holding the project's dagster.yaml, with no DAGSTER_HOME, the plain
     Dagster command uses the default contract home's instance, as from the repo root."""
+    monkeypatch.delenv("CONTRACT_ASSETS_DATABASE_URL", raising=False)  # the SQLite default
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(REPO / "dagster.yaml", project / "dagster.yaml")

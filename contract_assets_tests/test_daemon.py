@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from contract_assets.domain.home import ContractHome
-from contract_assets_tests.harness import SAMPLE_FILES, cli
+from contract_assets_tests.harness import SAMPLE_FILES, cli, contract_home
 
 pytestmark = pytest.mark.slow
 
@@ -40,10 +40,13 @@ def wait_for(home: ContractHome, expected: dict[str, str], timeout: float = 240)
 
 
 @pytest.fixture
-def daemon(tmp_path):
-    home = ContractHome((tmp_path / "home").resolve()).ensure()
+def daemon(tmp_path, monkeypatch):
+    with contract_home(tmp_path / "home", monkeypatch) as home:
+        yield from _daemon_on(home, tmp_path)
+
+
+def _daemon_on(home: ContractHome, tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    env["CONTRACT_ASSETS_HOME"] = str(home.root)
     log = (tmp_path / "daemon.log").open("w")
     process = subprocess.Popen(
         [CONTRACT_ASSETS, "daemon"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,

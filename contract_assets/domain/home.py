@@ -18,17 +18,32 @@ MARK = "# Written by contract-assets; rewritten when it differs (remove this lin
 DEFAULT_HOME = ".contract_assets"
 
 
-def instance_yaml(base_dir: str) -> str:
+DATABASE_ENV = "CONTRACT_ASSETS_DATABASE_URL"
+
+
+def instance_yaml(base_dir: str, *, postgres: bool = False) -> str:
     """The Dagster instance configuration keeping every Dagster file under `base_dir`.
 
-    The repository's top-level dagster.yaml is this text with the default home's relative
-    path, so plain `dagster` commands run from the repo root use the same instance.
+    With `postgres`, runs, events and schedules go to the PostgreSQL database named by
+    $CONTRACT_ASSETS_DATABASE_URL (read by Dagster at start, so the URL and its password
+    stay out of the file). The repository's top-level dagster.yaml is the SQLite text with
+    the default home's relative path, so plain `dagster` commands run from the repo root
+    use the same instance.
     """
-    return f"""\
-{MARK}
+    if postgres:
+        storage = f"""\
+storage:
+  postgres:
+    postgres_url:
+      env: {DATABASE_ENV}"""
+    else:
+        storage = f"""\
 storage:
   sqlite:
-    base_dir: {base_dir}/storage
+    base_dir: {base_dir}/storage"""
+    return f"""\
+{MARK}
+{storage}
 local_artifact_storage:
   module: dagster._core.storage.root
   class: LocalArtifactStorage
@@ -129,7 +144,7 @@ class ContractHome:
         ):
             directory.mkdir(parents=True, exist_ok=True)
         instance_config = self.dagster_home / "dagster.yaml"
-        wanted = instance_yaml(str(self.dagster_home))
+        wanted = instance_yaml(str(self.dagster_home), postgres=bool(os.environ.get(DATABASE_ENV)))
         ours = not instance_config.exists() or instance_config.read_text().startswith(MARK)
         if "DAGSTER_HOME" not in os.environ and ours and (
             not instance_config.exists() or instance_config.read_text() != wanted
