@@ -280,7 +280,7 @@ def test_rejection_leaves_no_documents_and_the_sow_blocked(home, ops, keys, msa_
     assert status.stage.value == "rejected"
     assert status.documents is None and status.package is None
     assert "contract_documents" not in status.materialized
-    assert not list(ops.workspace.layout.documents_dir(MSA_R2).glob("*.pdf"))
+    assert not list(ops.workspace.layout.documents_dir(MSA_R2).rglob("*.pdf"))
     assert stage(ops, SOW) == "blocked"
     counted, reason, _ = ops.record_decision(signed(ops, keys, "lex", "legal"))
     assert not counted and "rejected" in reason

@@ -74,6 +74,6 @@ def test_runs_killed_at_random_points_resume_to_exactly_one_finish(tmp_path, mon
                 manifest_path = Path(statuses[key].package.path_of("manifest"))
                 manifest = json.loads(manifest_path.read_text())
                 for entry in manifest["files"]:
-                    assert sha256_file(manifest_path.parent / entry["filename"]) == entry["sha256"]
+                    assert sha256_file(manifest_path.parent.parent / entry["path"]) == entry["sha256"]
         leftovers = [p for p in home.root.rglob("*.tmp")]
         assert leftovers == []

@@ -71,7 +71,7 @@ def test_auto_approved_nda_materializes_every_asset_and_passes_every_check(home,
     manifest = json.loads(Path(status["artifacts"]["manifest"]).read_text())
     assert [s["role"] for s in manifest["signers"]] == ["us", "counterparty"]
     for entry in manifest["files"]:
-        path = Path(status["artifacts"]["manifest"]).parent / entry["filename"]
+        path = Path(status["artifacts"]["manifest"]).parent.parent / entry["path"]
         assert sha256_file(path) == entry["sha256"]
 
 
@@ -151,7 +151,7 @@ def test_asset_checks_report_problems(home, ops):
     assert not mandatory_clauses_present(broken).passed
     assert mandatory_clauses_present(status.draft).passed
 
-    Path(status.package.path_of("manifest")).parent.joinpath(f"{key}.pdf").write_bytes(b"tampered")
+    Path(status.documents.path_of("pdf")).write_bytes(b"tampered")
     result = manifest_matches_files(status.package)
     assert not result.passed and "does not match" in result.description
 
@@ -282,3 +282,22 @@ def test_transient_errors_retry_and_bad_data_fails_once(home, ops, monkeypatch):
     assert not failed.success and retries == []
     status = {s.revision.partition_key: s for s in ops.statuses()}[other]
     assert status.stage.value == "failed" and "undefined variable 'x'" in status.error
+
+
+def test_issued_files_are_never_overwritten_by_a_later_materialization(home, ops):
+    key = ops.submit(SAMPLES / "01-mutual-nda.yaml").revision.partition_key
+    run_revision(home, ops.instance, key)
+    first = ops.statuses()[0]
+    issued = {
+        Path(p): Path(p).read_bytes()
+        for p in (first.package.path_of("manifest"), first.documents.path_of("pdf"))
+    }
+
+    run_revision(home, ops.instance, key)  # e.g. "Materialize" again from the UI
+
+    again = ops.statuses()[0]
+    assert again.package.path_of("manifest") != first.package.path_of("manifest")
+    for path, data in issued.items():
+        assert path.read_bytes() == data  # the issued files stay, unchanged
+    assert manifest_matches_files(first.package).passed
+    assert manifest_matches_files(again.package).passed

@@ -110,7 +110,11 @@ def build_signature_package(
         "library_hash": draft.library_hash,
         "effective_date": documents.effective_date.isoformat() if documents.effective_date else None,
         "created_at": created_at.isoformat(),
-        "files": [f.model_dump(mode="json") for f in hashed],
+        # Each path is relative to the revision's documents folder (the manifest's parent's parent).
+        "files": [
+            {**f.model_dump(mode="json"), "path": _issued_path(documents.paths[f.filename])}
+            for f in hashed
+        ],
         "signers": [s.model_dump(mode="json") for s in package_signers],
     }
     data = json.dumps(json.loads(canonical_json(manifest)), indent=2, ensure_ascii=False).encode()
@@ -134,16 +138,21 @@ class ExecutedCopy(FileBundle):
     package_manifest_sha256: str
 
 
+def _issued_path(absolute: str) -> str:
+    path = Path(absolute)
+    return f"{path.parent.name}/{path.name}"
+
+
 def manifest_problems(package: SignaturePackage) -> list[str]:
     """Every way the manifest on disk disagrees with the files it lists (empty: all match)."""
     manifest_path = package.path_of("manifest")
     if manifest_path is None or not Path(manifest_path).exists():
         return [f"manifest file is missing ({manifest_path})"]
     manifest = json.loads(Path(manifest_path).read_bytes())
-    directory = Path(manifest_path).parent
+    documents = Path(manifest_path).parent.parent
     problems = []
     for entry in manifest["files"]:
-        path = directory / entry["filename"]
+        path = documents / entry["path"]
         if not path.exists():
             problems.append(f"{entry['filename']} is missing")
         elif sha256_file(path) != entry["sha256"]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from contract_assets.domain.files import atomic_write_bytes
+from contract_assets.domain.files import atomic_write_bytes, canonical_json, sha256_bytes, sha256_file
 from contract_assets.domain.models import FileBundle, StoredModel
 from contract_assets.domain.serialization import dump_model, load_model
 
@@ -43,12 +43,22 @@ class StorageLayout:
         return load_model(path.read_bytes(), expected, source=str(path))
 
     def _write_files(self, folder: str, bundle: FileBundle) -> FileBundle:
-        directory = self.documents_dir(folder)
+        """Write a bundle's files into a folder named by their content, under the partition's.
+
+        Files once issued are never overwritten: different content goes to a new folder
+        and the old files stay (materialization history points at them); the same content
+        lands where it already is.
+        """
+        digest = sha256_bytes(
+            canonical_json({name: sha256_bytes(data) for name, data in bundle.content.items()})
+        )
+        directory = self.documents_dir(folder) / digest[:16]
         paths = {}
         for filename, data in bundle.content.items():
             target = directory / filename
             if target.parent != directory:
                 raise ValueError(f"refusing to write {filename!r} outside {directory}")
-            atomic_write_bytes(target, data)
+            if not (target.exists() and sha256_file(target) == sha256_bytes(data)):
+                atomic_write_bytes(target, data)
             paths[filename] = str(target.resolve())
         return bundle.model_copy(update={"paths": {**bundle.paths, **paths}})
