@@ -8,12 +8,14 @@ from pathlib import Path
 from dagster import ConfigurableResource
 
 from contract_assets.domain.approvals import ApproverDirectory, DecisionLog
+from contract_assets.domain.assembly import assemble_draft
 from contract_assets.domain.clause_library import ClauseLibrary, load_entities, load_library
 from contract_assets.domain.files import sha256_file
 from contract_assets.domain.home import ContractHome
-from contract_assets.domain.models import Entity
+from contract_assets.domain.models import ContractDraft, Entity, Revision
 from contract_assets.domain.playbook import SHIPPED_PLAYBOOK, Playbook, load_playbook
 from contract_assets.domain.revisions import RevisionRegistry
+from contract_assets.domain.stages import approved_revision
 from contract_assets.domain.storage import StorageLayout
 
 SHIPPED_LIBRARY = Path(__file__).resolve().parent / "library"
@@ -70,6 +72,25 @@ class Workspace:
     @cached_property
     def entities(self) -> dict[str, Entity]:
         return load_entities(self.home.config_file("entities.yaml", SHIPPED_LIBRARY / "entities.yaml"))
+
+
+    def assemble(self, revision: Revision, *, partition_key: str | None = None) -> ContractDraft:
+        """Assemble a revision's draft with today's library (an sow takes the terms of its
+        parent MSA's approved revision). Raises AssemblyError."""
+        request = revision.request
+        parent = None
+        if request.sow is not None:
+            approved = approved_revision(request.sow.parent_contract_id, self.registry, self.layout)
+            parent = approved.request if approved else None
+        return assemble_draft(
+            partition_key=partition_key or revision.partition_key,
+            revision=revision.revision,
+            request=request,
+            request_hash=revision.content_hash,
+            entity=self.entities[request.our_entity],
+            library=self.library,
+            parent=parent,
+        )
 
 
 class ContractWorkspace(ConfigurableResource):

@@ -20,6 +20,8 @@ from dagster import (
 )
 from dagster._core.execution.execution_result import ExecutionResult
 
+from contract_assets.domain.files import process_alive
+
 PID_TAG = "contract_assets/pid"
 HOST_TAG = "contract_assets/host"
 PARTITION_TAG = "dagster/partition"
@@ -36,16 +38,6 @@ def worker_tags() -> dict[str, str]:
     return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def mark_dead_run_failed(instance: DagsterInstance, run_id: str) -> bool:
     """If `run_id` is marked running but its process is gone, mark it failed; True if so."""
     run = instance.get_run_by_id(run_id)
@@ -53,7 +45,7 @@ def mark_dead_run_failed(instance: DagsterInstance, run_id: str) -> bool:
         return False
     pid, host = run.tags.get(PID_TAG), run.tags.get(HOST_TAG)
     if pid is not None and host == socket.gethostname():
-        if _process_alive(int(pid)):
+        if process_alive(int(pid)):
             return False
     elif instance.run_launcher.supports_check_run_worker_health:
         health = instance.run_launcher.check_run_worker_health(run)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
-from contract_assets.assets import draft as draft_module
+from contract_assets import resources as draft_module  # where drafts are assembled
 from contract_assets.checks import (
     deliverables_add_up,
     mandatory_clauses_present,

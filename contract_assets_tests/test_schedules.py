@@ -10,7 +10,7 @@ from dagster import DagsterEventType, build_run_status_sensor_context
 from ruamel.yaml import YAML
 
 from contract_assets import schedules
-from contract_assets.assets import draft as draft_module
+from contract_assets import resources as draft_module  # where drafts are assembled
 from contract_assets.definitions import build_definitions
 from contract_assets.domain.register import add_months
 from contract_assets_tests.harness import SAMPLES, contract_home, operations_for

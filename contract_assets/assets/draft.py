@@ -4,9 +4,9 @@ from collections.abc import Iterator
 
 from dagster import AssetExecutionContext, AssetObservation, Failure, MetadataValue, Output, asset
 
-from contract_assets.domain.assembly import AssemblyError, assemble_draft
+from contract_assets.domain.assembly import AssemblyError
 from contract_assets.domain.models import ContractDraft, Revision
-from contract_assets.domain.stages import approved_revision, blocked_on
+from contract_assets.domain.stages import blocked_on
 from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
 from contract_assets.resources import ContractWorkspace
@@ -37,23 +37,8 @@ def contract_draft(
             metadata={"blocked_on": reason},
         )
         return
-    request = contract_request.request
-    parent = None
-    if request.sow is not None:
-        parent_revision = approved_revision(
-            request.sow.parent_contract_id, workspace.registry, workspace.layout
-        )
-        parent = parent_revision.request if parent_revision else None
     try:
-        draft = assemble_draft(
-            partition_key=context.partition_key,
-            revision=contract_request.revision,
-            request=request,
-            request_hash=contract_request.content_hash,
-            entity=workspace.entities[request.our_entity],
-            library=workspace.library,
-            parent=parent,
-        )
+        draft = workspace.assemble(contract_request, partition_key=context.partition_key)
     except AssemblyError as exc:  # the library or the request is wrong: retrying cannot help
         raise Failure(description=str(exc), allow_retries=False) from None
     outline = "\n".join(f"{i}. {c.title}" for i, c in enumerate(draft.clauses, 1))

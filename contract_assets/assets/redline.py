@@ -4,10 +4,8 @@ from collections.abc import Iterator
 
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
-from contract_assets.domain.assembly import assemble_draft
 from contract_assets.domain.models import ContractDraft, Revision
 from contract_assets.domain.redline import Redline, compare_drafts
-from contract_assets.domain.stages import approved_revision
 from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
 from contract_assets.resources import ContractWorkspace, Workspace
@@ -22,22 +20,7 @@ def previous_draft(workspace: Workspace, revision: Revision) -> ContractDraft | 
     stored = workspace.layout.read_model("contract_draft", previous.partition_key, ContractDraft)
     if stored is not None:
         return stored
-    request = previous.request
-    parent = None
-    if request.sow is not None:
-        parent_revision = approved_revision(
-            request.sow.parent_contract_id, workspace.registry, workspace.layout
-        )
-        parent = parent_revision.request if parent_revision else None
-    return assemble_draft(
-        partition_key=previous.partition_key,
-        revision=previous.revision,
-        request=request,
-        request_hash=previous.content_hash,
-        entity=workspace.entities[request.our_entity],
-        library=workspace.library,
-        parent=parent,
-    )
+    return workspace.assemble(previous)
 
 
 @asset(

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import fcntl
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -28,7 +26,12 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from contract_assets.domain import signing
-from contract_assets.domain.files import atomic_write_bytes, canonical_json, sha256_bytes
+from contract_assets.domain.files import (
+    atomic_write_bytes,
+    canonical_json,
+    exclusive_lock,
+    sha256_bytes,
+)
 from contract_assets.domain.models import (
     ApprovalRouting,
     Email,
@@ -405,17 +408,9 @@ class DecisionLog:
             return None
         return datetime.fromisoformat(json.loads(marker.read_bytes())["expired_at"])
 
-    @contextmanager
-    def lock(self, partition_key: str) -> Iterator[None]:
+    def lock(self, partition_key: str):
         """Hold the revision's lock: one reader-then-writer at a time, across processes."""
-        directory = self.partition_dir(partition_key)
-        directory.mkdir(parents=True, exist_ok=True)
-        with (directory / ".lock").open("w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return exclusive_lock(self.partition_dir(partition_key) / ".lock")
 
     def _write(self, key: str, signed: SignedDecision, reason: str | None) -> Path:
         directory = self.partition_dir(key)

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Annotated, Literal
 
-from jinja2 import Environment, StrictUndefined
 from pydantic import Field
 
 from contract_assets.domain.files import sha256_bytes
@@ -31,6 +30,7 @@ from contract_assets.domain.models import (
 )
 from contract_assets.domain.rendering import document as wording
 from contract_assets.domain.rendering.document import ContractDocument, Section, build_document
+from contract_assets.domain.rendering.html import HTML_ENVIRONMENT
 
 ChangeKind = Literal["added", "removed", "changed"]
 _Mark = Literal["same", "ins", "del"]
@@ -574,13 +574,7 @@ def _summary(
 
 # --- HTML --------------------------------------------------------------------------------
 
-# Autoescape: every value is data, so `<script>` in a clause shows as typed.
-_ENVIRONMENT = Environment(
-    autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
-
-_TEMPLATE = _ENVIRONMENT.from_string(
+_TEMPLATE = HTML_ENVIRONMENT.from_string(
     """\
 <!DOCTYPE html>
 <html lang="en">

@@ -6,14 +6,16 @@ content hash equals an earlier revision's is that revision; anything else become
 
 from __future__ import annotations
 
-import fcntl
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from contract_assets.domain.files import atomic_write_bytes, canonical_json, sha256_bytes
+from contract_assets.domain.files import (
+    atomic_write_bytes,
+    canonical_json,
+    exclusive_lock,
+    sha256_bytes,
+)
 from contract_assets.domain.models import ContractRequest, Revision
 from contract_assets.domain.serialization import dump_model, load_model
 
@@ -113,12 +115,5 @@ class RevisionRegistry:
     def _read(self, path: Path) -> Revision:
         return load_model(path.read_bytes(), Revision, source=str(path))
 
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
-        self.requests_dir.mkdir(parents=True, exist_ok=True)
-        with (self.requests_dir / ".lock").open("w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _lock(self):
+        return exclusive_lock(self.requests_dir / ".lock")

@@ -11,12 +11,13 @@ from contract_assets.domain.rendering import document as wording
 from contract_assets.domain.rendering.document import build_document
 
 # Autoescape: every value is data, so `{{ x }}` or `<script>` in a clause shows as typed.
-_ENVIRONMENT = Environment(
+# Shared by every HTML page the project writes (contract, review copy, redline).
+HTML_ENVIRONMENT = Environment(
     autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     keep_trailing_newline=True,
 )
 
-_TEMPLATE = _ENVIRONMENT.from_string(
+_TEMPLATE = HTML_ENVIRONMENT.from_string(
     """\
 <!DOCTYPE html>
 <html lang="en">
