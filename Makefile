@@ -27,7 +27,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 ui: $(STAMP)
-	eval "$$($(BIN)/contract-assets env)" && $(BIN)/dagster dev -h 127.0.0.1 -p 3000
+	$(BIN)/contract-assets dev
 
 benchmark: $(STAMP)
 	scripts/system-deps.sh fonts
