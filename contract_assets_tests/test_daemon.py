@@ -9,12 +9,15 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from dagster import AssetKey, AssetRecordsFilter
 
 from contract_assets.domain.home import ContractHome
-from contract_assets_tests.harness import SAMPLE_FILES, cli, contract_home
+from contract_assets.operations import PIPELINE
+from contract_assets_tests.harness import SAMPLE_FILES, cli, contract_home, operations_for
 
 pytestmark = pytest.mark.slow
 
@@ -41,13 +44,15 @@ def wait_for(home: ContractHome, expected: dict[str, str], timeout: float = 240)
 
 @pytest.fixture
 def daemon(tmp_path, monkeypatch):
-    with contract_home(tmp_path / "home", monkeypatch) as home:
-        yield from _daemon_on(home, tmp_path)
+    with contract_home(tmp_path / "home", monkeypatch) as home, running_daemon(home, tmp_path):
+        yield home
 
 
-def _daemon_on(home: ContractHome, tmp_path: Path):
+@contextmanager
+def running_daemon(home: ContractHome, tmp_path: Path):
+    """`contract-assets daemon` on `home` until the block ends (then SIGTERM, as a user stops it)."""
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    log = (tmp_path / "daemon.log").open("w")
+    log = (tmp_path / "daemon.log").open("a")
     process = subprocess.Popen(
         [CONTRACT_ASSETS, "daemon"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -116,3 +121,48 @@ def test_inbox_to_signature_under_the_daemon(daemon, tmp_path):
         for kind in ("html", "pdf", "docx", "manifest"):
             assert Path(rows[key]["artifacts"][kind]).is_file()
     assert rows["blue-fjord-msa.r2"]["approval"]["status"] == "approved"
+
+
+def approve(home: ContractHome, tmp_path: Path, key: str, name: str, role: str) -> None:
+    private = tmp_path / f"{name}.key"
+    assert cli("keygen", name, "--out", str(private), home=home).returncode == 0
+    added = cli(
+        "approvers", "add", name, "--email", f"{name}@orbital.example", "--role", role,
+        "--public-key", f"{private}.pub", home=home,
+    )
+    assert added.returncode == 0, added.stderr
+    approved = cli("approve", key, "--role", role, "--approver", name, "--key", str(private), home=home)
+    assert approved.returncode == 0, approved.stderr
+
+
+def test_stopping_and_restarting_the_daemon_loses_nothing(tmp_path, monkeypatch):
+    """Work that arrives while the daemon is down (an approval, an inbox file, a revision
+    pending its decision) is all taken up once it is back, and nothing runs twice."""
+    msa, sow = SAMPLE_FILES[1], SAMPLE_FILES[2]
+    with contract_home(tmp_path / "home", monkeypatch) as home:
+        with running_daemon(home, tmp_path):
+            drop(home, msa)
+            wait_for(home, {"blue-fjord-msa.r1": "awaiting_approval"})
+
+        # Daemon stopped: the decision and the SOW arrive now.
+        approve(home, tmp_path, "blue-fjord-msa.r1", "fiona", "finance")
+        drop(home, sow)
+        assert stages(home)["blue-fjord-msa.r1"]["stage"] == "awaiting_approval"
+
+        with running_daemon(home, tmp_path):
+            rows = wait_for(
+                home,
+                {"blue-fjord-msa.r1": "ready_for_signature", "blue-fjord-sow-1.r1": "ready_for_signature"},
+            )
+        assert rows["blue-fjord-msa.r1"]["approval"]["decisions"][0]["approver"] == "fiona"
+        assert list(home.inbox_dir.iterdir()) == []
+        with operations_for(home) as ops:
+            for key in ("blue-fjord-msa.r1", "blue-fjord-sow-1.r1"):
+                for asset in PIPELINE:
+                    if asset == "contract_redline":
+                        continue
+                    records = ops.instance.fetch_materializations(
+                        AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[key]),
+                        limit=10,
+                    ).records
+                    assert len(records) == 1, (key, asset, len(records))  # nothing ran twice
