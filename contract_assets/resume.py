@@ -30,7 +30,7 @@ RESUMABLE = {DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 
 
 class ResumeRefused(Exception):
-    pass
+    """Why a run cannot be resumed (no such run, not failed, not a pipeline run)."""
 
 
 def worker_tags() -> dict[str, str]:

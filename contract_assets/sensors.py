@@ -3,7 +3,6 @@
 
 import json
 import time
-from pathlib import Path
 
 from dagster import (
     AssetKey,

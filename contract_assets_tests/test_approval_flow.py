@@ -24,7 +24,7 @@ from contract_assets.domain.approvals import (
 )
 from contract_assets.domain.signing import read_private_key, read_public_key, write_keypair
 from contract_assets_tests.harness import SAMPLES, cli
-from contract_assets_tests.test_pipeline import home, ops, run_revision  # noqa: F401 (fixtures)
+from contract_assets_tests.test_pipeline import run_revision
 
 MSA_R1, MSA_R2 = "blue-fjord-msa.r1", "blue-fjord-msa.r2"
 SOW = "blue-fjord-sow-1.r1"

@@ -14,15 +14,9 @@ from dagster import DagsterInstance
 
 from contract_assets.domain.home import ContractHome, instance_yaml
 from contract_assets.partitions import REVISIONS
-from contract_assets_tests.harness import INVALID, REPO, SAMPLES, cli, contract_home, files_under
+from contract_assets_tests.harness import INVALID, REPO, SAMPLES, cli, files_under
 
 DAGSTER = str(Path(sys.executable).parent / "dagster")
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    with contract_home(tmp_path / "home", monkeypatch) as home:
-        yield home
 
 
 def instance_of(home) -> DagsterInstance:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
 from contract_assets import resources as draft_module  # where drafts are assembled
@@ -18,19 +17,7 @@ from contract_assets.definitions import CHECKS, REVISION_ASSETS, build_definitio
 from contract_assets.domain.files import sha256_file
 from contract_assets.domain.models import ContractDraft
 from contract_assets.operations import PIPELINE
-from contract_assets_tests.harness import SAMPLES, contract_home, operations_for
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    with contract_home(tmp_path / "home", monkeypatch) as home:
-        yield home
-
-
-@pytest.fixture
-def ops(home):
-    with operations_for(home) as operations:
-        yield operations
+from contract_assets_tests.harness import SAMPLES, operations_for
 
 
 def run_revision(home, instance: DagsterInstance, key: str, steps=PIPELINE, raise_on_error=True):

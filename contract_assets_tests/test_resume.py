@@ -9,19 +9,7 @@ from contract_assets.assets import risk as risk_module
 from contract_assets.definitions import build_definitions
 from contract_assets.operations import PIPELINE
 from contract_assets.resume import PID_TAG, ResumeRefused, mark_dead_run_failed, resume_run, worker_tags
-from contract_assets_tests.harness import SAMPLES, contract_home, operations_for
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    with contract_home(tmp_path / "home", monkeypatch) as home:
-        yield home
-
-
-@pytest.fixture
-def ops(home):
-    with operations_for(home) as operations:
-        yield operations
+from contract_assets_tests.harness import SAMPLES
 
 
 def materializations(instance, asset: str, key: str) -> int:

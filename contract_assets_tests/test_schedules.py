@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
 from dagster import DagsterEventType, build_run_status_sensor_context
 from ruamel.yaml import YAML
 
@@ -13,20 +12,8 @@ from contract_assets import schedules
 from contract_assets import resources as draft_module  # where drafts are assembled
 from contract_assets.definitions import build_definitions
 from contract_assets.domain.register import add_months
-from contract_assets_tests.harness import SAMPLES, contract_home, operations_for
+from contract_assets_tests.harness import SAMPLES
 from contract_assets_tests.test_pipeline import run_revision
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    with contract_home(tmp_path / "home", monkeypatch) as home:
-        yield home
-
-
-@pytest.fixture
-def ops(home):
-    with operations_for(home) as operations:
-        yield operations
 
 
 def alerts(home) -> list[dict]:

@@ -24,7 +24,7 @@ from contract_assets.domain.signing import read_private_key, read_public_key, wr
 from contract_assets.partitions import REVISIONS
 from contract_assets.sensors import INBOX_BATCH, executed_sensor, inbox_sensor, progress_sensor
 from contract_assets_tests.harness import INVALID, SAMPLES
-from contract_assets_tests.test_pipeline import home, ops, run_revision  # noqa: F401 (fixtures)
+from contract_assets_tests.test_pipeline import run_revision
 
 MSA_R1 = SAMPLES / "02-msa-high-value.yaml"
 MSA_R2 = SAMPLES / "05-msa-revision-2.yaml"

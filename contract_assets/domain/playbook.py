@@ -111,7 +111,7 @@ class Playbook(_Config):
 
 
 class PlaybookError(Exception):
-    pass
+    """The playbook file cannot be read or breaks its schema (the message names the file)."""
 
 
 def load_playbook(path: Path = SHIPPED_PLAYBOOK) -> Playbook:
