@@ -396,7 +396,7 @@ class ContractOperations:
         if status.stage in SETTLED or status.stage is Stage.BLOCKED:
             return None
         if status.stage is Stage.FAILED:
-            return WorkItem(status, PIPELINE[self._resume_index(status):], f"{key}:retry:{status.last_run_id}")
+            return WorkItem(status, self._resume_steps(status, steps), f"{key}:retry:{status.last_run_id}")
         if blocked_on(revision, self.workspace.registry, self.workspace.layout):
             # An sow waiting for its MSA: validate it now, draft it once the MSA is approved.
             return WorkItem(status, [s for s in steps if s == "contract_request"], f"{key}:intake")
@@ -408,8 +408,14 @@ class ContractOperations:
             return WorkItem(status, steps, f"{key}:parent:{approved.partition_key if approved else '-'}")
         return WorkItem(status, steps, f"{key}:resume:{steps[0] if steps else '-'}")
 
-    def _resume_index(self, status: RevisionStatus) -> int:
-        """A failed revision resumes at its first missing step, or at the step whose check failed."""
+    def _resume_steps(self, status: RevisionStatus, missing: list[str]) -> list[str]:
+        """What a failed revision runs again: every step with no materialization, and the step
+        whose blocking check failed with everything after it.
+
+        Only missing steps, not everything after the first missing one: the executor's order
+        is not PIPELINE's (review_copy may finish before approval_record), so a run killed
+        between them has later steps already stored, and those are never computed twice.
+        """
         failed_checks = set()
         if status.last_run_id:
             for record in self.instance.all_logs(
@@ -418,10 +424,15 @@ class ContractOperations:
                 evaluation = record.dagster_event.event_specific_data
                 if not evaluation.passed:
                     failed_checks.add(evaluation.asset_key.to_user_string())
-        for index, asset in enumerate(PIPELINE):
-            if asset not in status.materialized or asset in failed_checks:
-                return index
-        return len(PIPELINE)
+        first_failed = min(
+            (PIPELINE.index(asset) for asset in failed_checks if asset in PIPELINE),
+            default=len(PIPELINE),
+        )
+        return [
+            asset
+            for index, asset in enumerate(PIPELINE)
+            if asset in missing or (index >= first_failed and asset in status.materialized)
+        ]
 
     def run(
         self,
