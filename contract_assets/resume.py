@@ -12,13 +12,16 @@ import os
 import socket
 
 from dagster import (
+    DagsterEventType,
     DagsterInstance,
+    DagsterRun,
     DagsterRunStatus,
     ReexecutionOptions,
     execute_job,
     reconstructable,
 )
 from dagster._core.execution.execution_result import ExecutionResult
+from dagster._core.execution.plan.state import KnownExecutionState
 
 from contract_assets.domain.files import process_alive
 
@@ -71,9 +74,25 @@ def resume_run(instance: DagsterInstance, run_id: str) -> ExecutionResult:
     if run.status not in RESUMABLE:
         raise ResumeRefused(f"it is {run.status.value}, not failed or canceled")
     tags = {key: run.tags[key] for key in CARRIED_TAGS if key in run.tags}
+    steps = steps_to_resume(instance, run)
+    if not steps:
+        raise ResumeRefused("every step of it finished before it stopped; nothing is left to run")
     return execute_job(
         reconstructable(contract_pipeline_job),
         instance=instance,
         tags={**tags, **worker_tags()},
-        reexecution_options=ReexecutionOptions.from_failure(run_id, instance),
+        reexecution_options=ReexecutionOptions(parent_run_id=run_id, step_selection=steps),
     )
+
+
+def steps_to_resume(instance: DagsterInstance, run: DagsterRun) -> list[str]:
+    """The steps re-execution from failure would run, less those whose materialization the
+    run already recorded: a process killed after storing a step's output but before
+    marking the step done must not compute (and issue) it a second time."""
+    # Dagster's own selection for "from failure" (failed, skipped and never-started steps).
+    retry, _ = KnownExecutionState.build_resume_retry_reexecution(instance=instance, parent_run=run)
+    stored = {
+        entry.step_key
+        for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+    }
+    return [step for step in retry if step not in stored]

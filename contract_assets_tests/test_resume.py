@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 import pytest
-from dagster import AssetKey, AssetRecordsFilter, DagsterEvent, DagsterRunStatus
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    AssetRecordsFilter,
+    DagsterEvent,
+    DagsterEventType,
+    DagsterRunStatus,
+)
+from dagster._core.events import StepMaterializationData
+from dagster._core.events.log import EventLogEntry
 
 from contract_assets.assets import risk as risk_module
 from contract_assets.definitions import build_definitions
 from contract_assets.operations import PIPELINE
-from contract_assets.resume import PID_TAG, ResumeRefused, mark_dead_run_failed, resume_run, worker_tags
+from contract_assets.resume import (
+    PID_TAG,
+    ResumeRefused,
+    mark_dead_run_failed,
+    resume_run,
+    steps_to_resume,
+    worker_tags,
+)
 from contract_assets_tests.harness import SAMPLES
 
 
@@ -71,3 +90,31 @@ def test_resume_refuses_a_successful_or_unknown_run(home, ops):
         resume_run(ops.instance, done.run_id)
     with pytest.raises(ResumeRefused, match="no such run"):
         resume_run(ops.instance, "0" * 36)
+
+
+def test_a_step_stored_before_the_kill_is_not_run_again(home, ops, monkeypatch):
+    """Killed between storing a step's materialization and marking the step done: re-execution
+    from failure would run that step again; resume leaves it out."""
+    key, run_id = failed_run(home, ops, monkeypatch)
+    run = ops.instance.get_run_by_id(run_id)
+    assert "risk_assessment" in steps_to_resume(ops.instance, run)
+
+    stored = DagsterEvent(
+        event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
+        job_name=run.job_name,
+        step_key="risk_assessment",
+        event_specific_data=StepMaterializationData(
+            AssetMaterialization(asset_key="risk_assessment", partition=key)
+        ),
+    )
+    ops.instance.store_event(
+        EventLogEntry(
+            error_info=None, level=logging.INFO, user_message="", run_id=run_id,
+            timestamp=time.time(), step_key="risk_assessment", job_name=run.job_name,
+            dagster_event=stored,
+        )
+    )
+
+    steps = steps_to_resume(ops.instance, run)
+    assert "risk_assessment" not in steps
+    assert "approval_routing" in steps  # what came after it still runs
