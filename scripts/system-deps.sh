@@ -17,8 +17,9 @@ fi
 
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "installing Debian packages: ${need[*]}"
-    apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+    # Another apt-get (a parallel job) may hold the lock: wait for it rather than fail.
+    apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${need[@]}" >/dev/null
 else
     echo "missing Debian packages: ${need[*]}" >&2
     echo "install them with: sudo apt-get install ${need[*]}" >&2
