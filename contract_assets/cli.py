@@ -29,11 +29,23 @@ from contract_assets.domain.home import ContractHome
 from contract_assets.domain.requests import InvalidRequest
 from contract_assets.operations import ContractOperations, RevisionStatus
 from contract_assets.database import create_database, database_url
-from contract_assets.domain.files import sweep_temp_files
+from contract_assets.auditing import verify_audit
+from contract_assets.domain.access import AccessConfigError, AccessDenied, Permission
+from contract_assets.domain.audit import create_schema, export_lines, records_url
+from contract_assets.domain.files import atomic_write_bytes, sweep_temp_files
 from contract_assets.resume import ResumeRefused, mark_dead_run_failed, resume_run, worker_tags
 from contract_assets.resources import Workspace
 
 EXIT_INVALID = 2
+EXIT_FORBIDDEN = 3
+# What each state-changing command needs of the access policy (config/access.yaml).
+REQUIRED = {
+    "submit": [Permission.SUBMIT],
+    "run": [Permission.RUN],
+    "resume": [Permission.RUN],
+    "demo": [Permission.SUBMIT, Permission.RUN],
+    "approvers": [Permission.ADMINISTER],
+}
 # The console shows one progress line per revision; Dagster's own log goes to the instance.
 QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 REQUEST_SUFFIXES = {".yaml", ".yml", ".json"}
@@ -61,7 +73,7 @@ def _submit(operations: ContractOperations, files: Sequence[Path], as_json: bool
             if as_json:
                 print(json.dumps({"file": str(path), "errors": [e.as_dict() for e in exc.errors]}))
             else:
-                print(f"{path}: rejected, nothing was stored", file=sys.stderr)
+                print(f"{path}: rejected, no revision was registered (see the audit trail)", file=sys.stderr)
                 for error in exc.errors:
                     print(f"  {error.path}: {error.message}", file=sys.stderr)
             continue
@@ -232,6 +244,27 @@ def _exec_dagster(home: ContractHome, command: list[str]) -> int:
     return subprocess.call(argv, env=env)
 
 
+def _audit(operations: ContractOperations, args: argparse.Namespace) -> int:
+    """`audit verify`: the chain against its witnesses; `audit export`: JSON lines."""
+    if args.audit_command == "export":
+        lines = export_lines(operations.workspace.audit.entries(args.revision))
+        if args.out is None:
+            for line in lines:
+                print(line)
+        else:
+            atomic_write_bytes(args.out, "".join(f"{line}\n" for line in lines).encode())
+            print(f"audit trail written to {args.out}")
+        return 0
+    report = verify_audit(operations.workspace, operations.instance)
+    if report.ok:
+        head = f"; head {report.head.seq} {report.head.hash[:16]}" if report.head else ""
+        print(f"audit trail intact: {report.entries} entries{head}")
+        return 0
+    for problem in report.problems:
+        print(f"audit trail broken at {problem}", file=sys.stderr)
+    return 1
+
+
 def _migrate(home: ContractHome) -> int:
     """Create the database (PostgreSQL) if needed and bring the instance's schema up to date."""
     url = database_url()
@@ -241,7 +274,9 @@ def _migrate(home: ContractHome) -> int:
     home.ensure()
     with DagsterInstance.from_config(str(home.dagster_home)) as instance:
         instance.upgrade()
+    create_schema(records_url(home.root))
     print(f"instance schema up to date ({'postgres' if url else 'sqlite'}) at {home.dagster_home}")
+    print("project tables (audit trail) up to date")
     return 0
 
 
@@ -319,6 +354,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser(
         "migrate", help="create the PostgreSQL database if needed and upgrade the instance schema"
     )
+    audit = commands.add_parser("audit", help="verify or export the audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser(
+        "verify", help="walk the hash chain; exit 1 naming the first bad entry"
+    )
+    export = audit_commands.add_parser("export", help="write the trail as JSON lines")
+    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    export.add_argument("--revision", help="only the entries of one revision (partition key)")
     dev = commands.add_parser("dev", help="run the Dagster UI and daemon on this home")
     dev.add_argument("--port", default="3000")
     args = parser.parse_args(argv)
@@ -327,11 +370,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "env":
         home.ensure()
         print(home.env_exports(), end="")
+        access = Workspace(home).access
+        print(f"# access policy: {access.path if access.configured else 'none (everyone may do everything)'}")
         return 0
     if args.command == "keygen":
         return _keygen(args.out)
-    if args.command == "approvers":
-        return _approvers_add(Workspace(home.ensure()), args)
     if args.command == "migrate":
         return _migrate(home)
     if args.command == "daemon":
@@ -342,6 +385,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             ["dagster", "dev", "-m", "contract_assets.definitions", "-h", "127.0.0.1", "-p", args.port],
         )
     with open_operations(home) as operations:
+        try:
+            for permission in REQUIRED.get(args.command, ()):
+                operations.authorize(permission)
+        except AccessDenied as exc:
+            print(f"refused: {exc}", file=sys.stderr)
+            return EXIT_FORBIDDEN
+        except AccessConfigError as exc:
+            print(f"refused: {exc}", file=sys.stderr)
+            return EXIT_INVALID
         if args.command == "submit":
             return _submit(operations, args.files, args.json)
         if args.command == "run":
@@ -352,6 +404,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _approve(operations, args)
         if args.command == "resume":
             return _resume(operations, args.run_id)
+        if args.command == "approvers":
+            code = _approvers_add(operations.workspace, args)
+            operations.audit_configuration()
+            return code
+        if args.command == "audit":
+            return _audit(operations, args)
         return _demo(home, operations, args.directory)
 
 

@@ -17,6 +17,7 @@ from contract_assets.io_managers import ContractIOManager
 from contract_assets.jobs import contract_pipeline, executed_copy_job, register_job
 from contract_assets.notifier import notifier_from_env
 from contract_assets.resources import ContractWorkspace, Workspace
+from contract_assets.auditing import audit_trail_spec
 from contract_assets.versioning import with_code_versions
 from contract_assets.schedules import (
     approval_sla,
@@ -61,7 +62,8 @@ def build_definitions(home: ContractHome) -> Definitions:
     return Definitions(
         assets=with_code_versions(
             [*REVISION_ASSETS, executed_copy, contract_register], Workspace(home)
-        ),
+        )
+        + [audit_trail_spec],
         asset_checks=CHECKS,
         jobs=[
             contract_pipeline,

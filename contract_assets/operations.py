@@ -7,6 +7,7 @@ and its last run; the typed values come from the IO manager's storage layout.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from dataclasses import dataclass, field
@@ -31,7 +32,11 @@ from contract_assets.domain.models import (
     RiskAssessment,
     SignaturePackage,
 )
+from contract_assets.auditing import trail_for
 from contract_assets.domain.assembly import changed_sources
+from contract_assets.domain.access import AccessDenied, Permission
+from contract_assets.domain.audit import AuditTrail, current_actor
+from contract_assets.domain.files import canonical_json, sha256_bytes, sha256_file
 from contract_assets.domain.playbook import assess_risk
 from contract_assets.domain.packaging import ExecutedCopy, unrenderable_text
 from contract_assets.domain.redline import Redline
@@ -164,7 +169,50 @@ class WorkItem:
 class ContractOperations:
     workspace: Workspace
     instance: DagsterInstance
+    actor: str = field(default_factory=current_actor)
     _statuses: dict[str, RevisionStatus] = field(default_factory=dict)
+
+    @property
+    def audit(self) -> AuditTrail:
+        """The audit trail, each new head witnessed in this instance's event log."""
+        return trail_for(self.workspace, self.instance)
+
+    def authorize(self, permission: Permission, actor: str | None = None) -> None:
+        """Raise AccessDenied, audited, unless `actor` (default: who runs this) may do it."""
+        actor = actor or self.actor
+        try:
+            self.workspace.access.check(actor, permission)
+        except AccessDenied as exc:
+            self.audit.append(
+                "access_refused",
+                key=f"access:{uuid.uuid4()}",
+                actor=actor,
+                details={"permission": permission.value, "reason": str(exc)},
+            )
+            raise
+
+    def audit_configuration(self) -> None:
+        """Log the configuration (playbook, clause library, approvers, entities) when it
+        differs from the last one logged, with the hash of each part."""
+        home = self.workspace.home
+        hashes = {
+            "playbook": self.workspace.playbook_hash,
+            "library": self.workspace.library.content_hash,
+            "library_version": self.workspace.library.version,
+            "approvers": _file_hash(self.workspace.approvers.path),
+            "entities": _file_hash(home.config_dir / "entities.yaml"),
+        }
+        trail = self.audit
+        last = trail.latest("configuration_changed")
+        if last is not None and last.details == hashes:
+            return
+        digest = sha256_bytes(canonical_json(hashes))[:16]
+        trail.append(
+            "configuration_changed",
+            key=f"configuration:after:{last.seq if last else 0}:{digest}",
+            actor=self.actor,
+            details=hashes,
+        )
 
     # --- submit ------------------------------------------------------------------------
 
@@ -176,8 +224,39 @@ class ContractOperations:
         self.ensure_partitions([revision.partition_key])
         return SubmitResult(revision, created, self.status_of(revision).stage)
 
-    def register(self, path: Path) -> tuple[Revision, bool]:
-        """Validate and register a request file; the partition is the caller's to add."""
+    def register(self, path: Path, actor: str | None = None) -> tuple[Revision, bool]:
+        """Validate and register a request file; the partition is the caller's to add.
+
+        The audit trail gets the file's arrival, then its rejection (the field paths, never
+        the values) or the new revision; the same file again adds nothing. `actor` is who
+        submitted it (default: who runs this).
+        """
+        actor = actor or self.actor
+        self.audit_configuration()
+        digest = sha256_file(path)
+        trail = self.audit
+        received = {"file": path.name, "sha256": digest}
+        trail.append("request_received", key=f"received:{digest}", actor=actor, details=received)
+        try:
+            revision, created = self._register(path)
+        except InvalidRequest as exc:
+            trail.append(
+                "input_rejected",
+                key=f"rejected:{digest}",
+                actor=actor,
+                details={**received, "fields": sorted({error.path for error in exc.errors})},
+            )
+            raise
+        trail.append(
+            "revision_registered",
+            key=f"registered:{revision.partition_key}",
+            actor=actor,
+            revision=revision.partition_key,
+            details={"content_hash": revision.content_hash, "type": revision.request.type.value, **received},
+        )
+        return revision, created
+
+    def _register(self, path: Path) -> tuple[Revision, bool]:
         registry = self.workspace.registry
         request = load_request_file(
             path, entities=self.workspace.entities.keys(), find_contract=registry.latest_request
@@ -199,12 +278,42 @@ class ContractOperations:
     # --- decisions ---------------------------------------------------------------------
 
     def record_decision(self, signed: SignedDecision) -> tuple[bool, str | None, str | None]:
-        """Verify a signed decision against its revision and record it, accepted or refused.
+        """Verify a signed decision against its revision and record it, accepted or refused,
+        in the decision log and the audit trail.
 
         Returns whether it counted, why not, and the revision's approval status afterwards.
         A refused decision changes nothing but the refusal record kept beside the
         revision's accepted decisions.
         """
+        self.audit_configuration()
+        counted, reason, state = self._record_decision(signed)
+        payload = signed.payload
+        details = {
+            "decision_id": signed.decision_id,
+            "approver": payload.approver,
+            "role": payload.role,
+            "decision": payload.decision,
+            "content_hash": payload.content_hash,
+        }
+        if counted:
+            self.audit.append(
+                "decision_accepted",
+                key=f"decision:{signed.decision_id}",
+                actor=payload.approver,
+                revision=payload.partition_key,
+                details={**details, "approval_status": state},
+            )
+        else:
+            self.audit.append(
+                "decision_refused",
+                key=f"refused:{signed.decision_id}:{sha256_bytes(str(reason).encode())[:16]}",
+                actor=self.actor,
+                revision=payload.partition_key if _safe_key(payload.partition_key) else None,
+                details={**details, "reason": reason},
+            )
+        return counted, reason, state
+
+    def _record_decision(self, signed: SignedDecision) -> tuple[bool, str | None, str | None]:
         log = self.workspace.decisions
         key = signed.payload.partition_key
         try:
@@ -444,6 +553,7 @@ class ContractOperations:
         Runs again while a run made new work due (an approved MSA unblocks its SOW), at most
         a few rounds, and never the same work twice.
         """
+        self.audit_configuration()
         registry = self.workspace.registry
         self.ensure_partitions(r.partition_key for r in registry.all())
         results, done = [], set()
@@ -464,3 +574,8 @@ def _safe_key(key: str) -> bool:
     """Whether `key` looks like a revision key, so that it may name a folder."""
     contract_id, _, number = key.rpartition(".r")
     return number.isdigit() and re.fullmatch(CONTRACT_ID_PATTERN, contract_id) is not None
+
+
+def _file_hash(path: Path) -> str | None:
+    """A configuration file's SHA-256, or None when it is absent (the shipped one applies)."""
+    return sha256_file(path) if path.exists() else None

@@ -8,7 +8,9 @@ from pathlib import Path
 from dagster import ConfigurableResource
 
 from contract_assets.domain.approvals import ApproverDirectory, DecisionLog
+from contract_assets.domain.access import AccessControl
 from contract_assets.domain.assembly import assemble_draft
+from contract_assets.domain.audit import AuditTrail, records_url
 from contract_assets.domain.clause_library import ClauseLibrary, load_entities, load_library
 from contract_assets.domain.files import sha256_file
 from contract_assets.domain.home import ContractHome
@@ -56,6 +58,15 @@ class Workspace:
     @cached_property
     def approvers(self) -> ApproverDirectory:
         return ApproverDirectory(self.home.config_dir)
+
+    @cached_property
+    def access(self) -> AccessControl:
+        return AccessControl(self.home.config_dir)
+
+    @cached_property
+    def audit(self) -> AuditTrail:
+        """The audit trail, in the project's database (SQLite in the home, or PostgreSQL)."""
+        return AuditTrail(records_url(self.home.root), self.home.root / "audit" / "head.json")
 
     @cached_property
     def library(self) -> ClauseLibrary:

@@ -14,6 +14,7 @@ from dagster import (
     run_failure_sensor,
 )
 
+from contract_assets.auditing import trail_for
 from contract_assets.domain.notify import DeliveryError
 from contract_assets.domain.reminders import PendingRevision, renewal_alerts, run_failure_alert, sla_alerts
 from contract_assets.jobs import contract_pipeline, register_job
@@ -109,10 +110,19 @@ approval_sla = ScheduleDefinition(
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=10,
 )
-def failure_alert_sensor(context: RunFailureSensorContext, notifier: AlertNotifier) -> None:
-    """One alert per failed run, naming the revision and the error."""
+def failure_alert_sensor(
+    context: RunFailureSensorContext, notifier: AlertNotifier, contracts: ContractWorkspace
+) -> None:
+    """One alert and one audit entry per failed run, naming the revision and the error."""
     run = context.dagster_run
     partition_key = run.tags.get("dagster/partition")
+    trail_for(contracts.workspace(), context.instance).append(
+        "run_failed",
+        key=f"run_failed:{run.run_id}",
+        actor="sensor:failure_alert_sensor",
+        revision=partition_key,
+        details={"run_id": run.run_id, "job": run.job_name, "error": (context.failure_event.message or "")[:500]},
+    )
     notifier.send_once(
         run_failure_alert(
             run_id=run.run_id,

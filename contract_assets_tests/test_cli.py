@@ -14,9 +14,11 @@ from dagster import DagsterInstance
 
 from contract_assets.domain.home import ContractHome, instance_yaml
 from contract_assets.partitions import REVISIONS
+from contract_assets.resources import Workspace
 from contract_assets_tests.harness import INVALID, REPO, SAMPLES, cli, files_under
 
 DAGSTER = str(Path(sys.executable).parent / "dagster")
+AUDIT_FILES = {"records.db", "audit/head.json"}
 
 
 def instance_of(home) -> DagsterInstance:
@@ -35,17 +37,19 @@ def test_invalid_request_exits_2_names_every_path_and_leaves_nothing(home):
     assert all(e["message"] for e in report["errors"])
     after = files_under(home.root)
     new_files = {f for f in after - before if not f.startswith("dagster/")}
-    assert new_files == set()
+    assert new_files <= AUDIT_FILES  # the rejection is audited; nothing else is kept
     with instance_of(home) as instance:
         assert instance.get_dynamic_partitions(REVISIONS) == []
         assert instance.get_runs() == []
+    actions = [(e.action, e.details.get("fields")) for e in Workspace(home).audit.entries()]
+    assert ("input_rejected", ["counterparty.signatory.email", "nda"]) in actions
 
 
 def test_invalid_request_in_plain_text_goes_to_stderr_with_paths(home):
     result = cli("submit", str(INVALID / "bad-email-and-type-mismatch.yaml"), home=home)
     assert result.returncode == 2
     assert "counterparty.signatory.email" in result.stderr
-    assert "nothing was stored" in result.stderr
+    assert "no revision was registered" in result.stderr
 
 
 def test_submit_registers_once_and_equal_content_is_the_same_revision(home, tmp_path):

@@ -3,7 +3,8 @@
 Each trial registers a new revision, starts a run in a separate process, kills it at a
 random moment, and runs again. Afterwards every revision is finished, each step was
 materialized exactly once (finished steps are not computed again), every manifest matches
-its files, and no temporary file is left behind.
+its files, no temporary file is left behind, and the audit trail verifies with each action
+of each revision logged exactly once.
 """
 
 from __future__ import annotations
@@ -28,6 +29,15 @@ from contract_assets_tests.harness import SAMPLES, cli, contract_home, operation
 pytestmark = pytest.mark.slow
 
 TRIALS = 20
+# What the audit trail holds for each auto-approved revision: every action once, none twice.
+AUDITED_ONCE = [
+    "revision_registered",
+    "draft_assembled",
+    "risk_assessed",
+    "approval_recorded",
+    "documents_rendered",
+    "package_sealed",
+]
 CONTRACT_ASSETS = str(Path(sys.executable).parent / "contract-assets")
 
 
@@ -75,5 +85,10 @@ def test_runs_killed_at_random_points_resume_to_exactly_one_finish(tmp_path, mon
                 manifest = json.loads(manifest_path.read_text())
                 for entry in manifest["files"]:
                     assert sha256_file(manifest_path.parent.parent / entry["path"]) == entry["sha256"]
+            for key in keys:
+                actions = [entry.action for entry in ops.workspace.audit.entries(key)]
+                assert sorted(actions) == sorted(AUDITED_ONCE), (key, actions)
         leftovers = [p for p in home.root.rglob("*.tmp")]
         assert leftovers == []
+        verified = cli("audit", "verify", home=home)
+        assert verified.returncode == 0, verified.stdout + verified.stderr

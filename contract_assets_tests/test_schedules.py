@@ -103,7 +103,9 @@ def test_failure_sensor_sends_one_alert_naming_the_revision(home, ops, monkeypat
         dagster_event=failure,
         dagster_instance=ops.instance,
         dagster_run=run,
-        resources={"notifier": build_definitions(home).resources["notifier"]},
+        resources={
+            name: build_definitions(home).resources[name] for name in ("notifier", "contracts")
+        },
     ).for_run_failure()
 
     schedules.failure_alert_sensor(context)
@@ -112,3 +114,5 @@ def test_failure_sensor_sends_one_alert_naming_the_revision(home, ops, monkeypat
     (alert,) = alerts(home)
     assert alert["kind"] == "run_failure" and alert["partition_key"] == key
     assert alert["contract_id"] == "acme-robotics-nda"
+    (logged,) = [e for e in ops.workspace.audit.entries() if e.action == "run_failed"]
+    assert logged.revision == key and logged.details["run_id"] == result.run_id

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 from dagster import AssetExecutionContext, Output, asset
 
+from contract_assets.auditing import audit_step
 from contract_assets.domain.approvals import approval_state
 from contract_assets.domain.models import (
     ApprovalRecord,
@@ -101,9 +102,21 @@ def approval_record(
         decided_at=decided_at,
         decisions=decisions,
     )
+    audited = audit_step(
+        context,
+        workspace,
+        "approval_recorded",
+        {
+            "status": status,
+            "auto_approved": record.auto_approved,
+            "playbook_version": record.playbook_version,
+            "decisions": [d.decision_id for d in decisions],
+        },
+    )
     yield versioned(
         record,
         {
+            **audited,
             "status": status,
             "decided_at": decided_at.isoformat(),
             "decisions": [f"{d.role}: {d.decision} by {d.approver}" for d in decisions],

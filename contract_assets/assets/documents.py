@@ -17,8 +17,10 @@ from contract_assets.domain.packaging import (
     render_contract,
     render_review_copy,
 )
+from contract_assets.auditing import audit_step
 from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
+from contract_assets.resources import ContractWorkspace
 
 
 @asset(partitions_def=revision_partitions, group_name="contracts", kinds={"html"})
@@ -38,6 +40,7 @@ def review_copy(context: AssetExecutionContext, contract_draft: ContractDraft) -
 )
 def contract_documents(
     context: AssetExecutionContext,
+    contracts: ContractWorkspace,
     contract_draft: ContractDraft,
     approval_record: ApprovalRecord,
 ) -> Iterator[Output[RenderedDocuments]]:
@@ -47,9 +50,16 @@ def contract_documents(
         return
     effective_date = contract_draft.effective_date or approval_record.decided_at.astimezone(UTC).date()
     documents = render_contract(contract_draft, effective_date=effective_date)
+    audited = audit_step(
+        context,
+        contracts.workspace(),
+        "documents_rendered",
+        {"effective_date": effective_date.isoformat(), "files": {f.filename: f.sha256 for f in documents.files}},
+    )
     yield versioned(
         documents,
         {
+            **audited,
             "effective_date": effective_date.isoformat(),
             "files": MetadataValue.md(
                 "\n".join(f"- `{f.filename}` {f.size:,} bytes, sha256 `{f.sha256}`" for f in documents.files)
@@ -61,19 +71,31 @@ def contract_documents(
 @asset(partitions_def=revision_partitions, group_name="contracts", kinds={"json"})
 def signature_package(
     context: AssetExecutionContext,
+    contracts: ContractWorkspace,
     contract_request: Revision,
     contract_draft: ContractDraft,
     contract_documents: RenderedDocuments,
 ) -> Output[SignaturePackage]:
-    """The manifest sent for signature: SHA-256 of every file and the signers in order."""
+    """The manifest sent for signature: SHA-256 of every file, the signers in order, and
+    the head of the audit trail as it stood (a witness against cutting entries off)."""
+    workspace = contracts.workspace()
+    head = workspace.audit.head()
     package = build_signature_package(
         revision=contract_request,
         draft=contract_draft,
         documents=contract_documents,
         created_at=datetime.now(UTC),
+        audit_head=head.as_json() if head else None,
+    )
+    audited = audit_step(
+        context,
+        workspace,
+        "package_sealed",
+        {"manifest_sha256": package.files[0].sha256, "documents": len(package.documents)},
     )
     context.add_output_metadata(
         {
+            **audited,
             "signers": [f"{s.order}. {s.name} ({s.party})" for s in package.signers],
             "documents": len(package.documents),
         }

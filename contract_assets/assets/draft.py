@@ -6,6 +6,7 @@ from dagster import AssetExecutionContext, AssetObservation, Failure, MetadataVa
 
 from contract_assets.domain.assembly import AssemblyError
 from contract_assets.domain.models import ContractDraft, Revision
+from contract_assets.auditing import audit_step
 from contract_assets.domain.stages import blocked_on
 from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
@@ -44,9 +45,21 @@ def contract_draft(
     outline = "\n".join(f"{i}. {c.title}" for i, c in enumerate(draft.clauses, 1))
     for annex in draft.annexes:
         outline += f"\n\n**{annex.title}**\n" + "\n".join(f"- {c.title}" for c in annex.clauses)
+    audited = audit_step(
+        context,
+        workspace,
+        "draft_assembled",
+        {
+            "template": draft.template_id,
+            "clauses": len(draft.all_clauses()),
+            "library_hash": draft.library_hash,
+            "request_hash": contract_request.content_hash,
+        },
+    )
     yield versioned(
         draft,
         {
+            **audited,
             "template": draft.template_id,
             "clauses": len(draft.all_clauses()),
             "annexes": [a.annex_id for a in draft.annexes],

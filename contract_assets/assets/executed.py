@@ -5,6 +5,7 @@ from dagster import AssetExecutionContext, Failure, Output, asset
 from contract_assets.domain.files import sha256_bytes
 from contract_assets.domain.models import RenderedFile, SignaturePackage
 from contract_assets.domain.packaging import ExecutedCopy
+from contract_assets.auditing import audit_step
 from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
 from contract_assets.resources import ContractWorkspace
@@ -19,7 +20,8 @@ def executed_copy(
     """The countersigned PDF dropped as `executed/<partition_key>.pdf`, stored with its hash
     beside the revision's documents (the dropped file stays until the sensor archives it)."""
     key = context.partition_key
-    source = contracts.workspace().home.executed_dir / f"{key}.pdf"
+    workspace = contracts.workspace()
+    source = workspace.home.executed_dir / f"{key}.pdf"
     if not source.exists():
         raise Failure(description=f"no executed copy at {source}")
     data = source.read_bytes()
@@ -40,5 +42,11 @@ def executed_copy(
         content={filename: data},
         package_manifest_sha256=signature_package.files[0].sha256,
     )
-    context.add_output_metadata({"sha256": copy.files[0].sha256, "bytes": len(data)})
+    audited = audit_step(
+        context,
+        workspace,
+        "executed_copy_received",
+        {"sha256": copy.files[0].sha256, "package_manifest_sha256": copy.package_manifest_sha256},
+    )
+    context.add_output_metadata({**audited, "sha256": copy.files[0].sha256, "bytes": len(data)})
     return versioned(copy)

@@ -4,6 +4,7 @@ from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from contract_assets.domain.models import ContractDraft, Revision, RiskAssessment
 from contract_assets.domain.playbook import assess_risk
+from contract_assets.auditing import audit_step
 from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
 from contract_assets.resources import ContractWorkspace
@@ -17,14 +18,22 @@ def risk_assessment(
     contract_draft: ContractDraft,
 ) -> Output[RiskAssessment]:
     """Score 0-100, level, the playbook rules that fired and the draft's deviations."""
+    workspace = contracts.workspace()
     risk = assess_risk(
         partition_key=context.partition_key,
         request=contract_request.request,
         deviations=contract_draft.deviations,
-        playbook=contracts.workspace().playbook,
+        playbook=workspace.playbook,
+    )
+    audited = audit_step(
+        context,
+        workspace,
+        "risk_assessed",
+        {"score": risk.score, "level": risk.level, "rules": [hit.rule for hit in risk.rules]},
     )
     context.add_output_metadata(
         {
+            **audited,
             "score": risk.score,
             "level": risk.level,
             "rules": [hit.rule for hit in risk.rules],

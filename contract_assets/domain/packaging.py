@@ -90,9 +90,15 @@ def signers(draft: ContractDraft) -> list[Signer]:
 
 
 def build_signature_package(
-    *, revision: Revision, draft: ContractDraft, documents: RenderedDocuments, created_at: datetime
+    *,
+    revision: Revision,
+    draft: ContractDraft,
+    documents: RenderedDocuments,
+    created_at: datetime,
+    audit_head: dict | None = None,
 ) -> SignaturePackage:
-    """Hash each stored contract file and list the signers, as a manifest file."""
+    """Hash each stored contract file and list the signers, as a manifest file that also
+    records the audit trail's head (`{"seq", "hash"}`) when it was made."""
     hashed = []
     for rendered in documents.files:
         path = Path(documents.paths[rendered.filename])
@@ -116,6 +122,7 @@ def build_signature_package(
             for f in hashed
         ],
         "signers": [s.model_dump(mode="json") for s in package_signers],
+        "audit_head": audit_head,
     }
     data = json.dumps(json.loads(canonical_json(manifest)), indent=2, ensure_ascii=False).encode()
     filename = f"{revision.partition_key}.manifest.json"
