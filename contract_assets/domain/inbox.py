@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,6 +39,15 @@ def _free_name(directory: Path, name: str) -> Path:
         number += 1
         target = directory / f"{stem}.{number}{suffix}"
     return target
+
+
+def file_owner(path: Path) -> str:
+    """Who dropped `path`: its owner's user name, or `uid:N` when the system has none."""
+    uid = path.stat().st_uid
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid:{uid}"
 
 
 def quarantine(path: Path, errors: list[FieldError], quarantine_dir: Path) -> Path:
