@@ -42,6 +42,7 @@ from contract_assets.domain.home import DATABASE_ENV
 
 GENESIS = "0" * 64
 ACTOR_ENV = "CONTRACT_ASSETS_ACTOR"
+SCHEMA_LOCK_ID = 7_242_026  # the PostgreSQL advisory lock that serializes schema creation
 
 # The actions the trail knows; anything else is a programming error, refused at append.
 ACTIONS = frozenset(
@@ -174,7 +175,11 @@ def records_engine(url: str) -> Engine:
 
 def create_schema(url: str) -> None:
     """Create the project's tables where missing (what `contract-assets migrate` does)."""
-    metadata.create_all(records_engine(url), checkfirst=True)
+    # Serialized, so that two processes starting at once do not both create a table.
+    with records_engine(url).begin() as connection:  # SQLite: BEGIN IMMEDIATE
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK_ID})")
+        metadata.create_all(connection, checkfirst=True)
 
 
 def _now() -> str:
