@@ -50,6 +50,12 @@ from contract_assets.resources import Workspace
 
 PARTITION_TAG = "dagster/partition"
 PARTITION_BATCH = 500  # SQLite limits the variables of one statement
+IN_FLIGHT = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
 
 # The pipeline's steps in execution order; a resumed run starts at the first one missing.
 PIPELINE = [
@@ -474,6 +480,16 @@ class ContractOperations:
 
     # --- run ---------------------------------------------------------------------------
 
+    def partitions_in_flight(self) -> set[str]:
+        """Revisions with a pipeline run queued or running (the daemon's, another console's):
+        their state is still moving, so nobody else starts them."""
+        records = self.instance.get_run_records(
+            RunsFilter(job_name="contract_pipeline", statuses=IN_FLIGHT)
+        )
+        return {
+            r.dagster_run.tags[PARTITION_TAG] for r in records if PARTITION_TAG in r.dagster_run.tags
+        }
+
     def pending(self) -> list[WorkItem]:
         """Revisions with work to do, each with the steps to run (resuming where it stopped).
 
@@ -551,14 +567,20 @@ class ContractOperations:
         """Run every revision with work to do, oldest submission first; report each.
 
         Runs again while a run made new work due (an approved MSA unblocks its SOW), at most
-        a few rounds, and never the same work twice.
+        a few rounds, and never the same work twice. A revision with a run queued or going
+        elsewhere (the daemon, another console) is left to that run.
         """
         self.audit_configuration()
         registry = self.workspace.registry
         self.ensure_partitions(r.partition_key for r in registry.all())
         results, done = [], set()
         for _ in range(5):
-            work = [item for item in self.pending() if item.key not in done]
+            busy = self.partitions_in_flight()
+            work = [
+                item
+                for item in self.pending()
+                if item.key not in done and item.status.revision.partition_key not in busy
+            ]
             for item in work:
                 done.add(item.key)
                 execute(item.status.revision.partition_key, item.steps)

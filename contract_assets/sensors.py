@@ -110,22 +110,6 @@ def inbox_sensor(context: SensorEvaluationContext, contracts: ContractWorkspace)
     )
 
 
-IN_FLIGHT = [
-    DagsterRunStatus.QUEUED,
-    DagsterRunStatus.NOT_STARTED,
-    DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED,
-]
-
-
-def _partitions_in_flight(context: SensorEvaluationContext) -> set[str]:
-    """Revisions with a pipeline run queued or running: their state is still moving."""
-    records = context.instance.get_run_records(
-        RunsFilter(job_name=contract_pipeline.name, statuses=IN_FLIGHT)
-    )
-    return {r.dagster_run.tags["dagster/partition"] for r in records if "dagster/partition" in r.dagster_run.tags}
-
-
 def _runs_of(partition_key: str) -> RunsFilter:
     return RunsFilter(tags={"dagster/partition": partition_key})
 
@@ -142,7 +126,7 @@ def progress_sensor(context: SensorEvaluationContext, contracts: ContractWorkspa
     approvals go on to rendering, unblocked SOWs to drafting. New and failed revisions are
     left to the inbox sensor and to people."""
     operations = ContractOperations(contracts.workspace(), context.instance)
-    busy = _partitions_in_flight(context)
+    busy = operations.partitions_in_flight()
     requests = [
         RunRequest(
             partition_key=item.status.revision.partition_key,

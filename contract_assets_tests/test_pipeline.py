@@ -288,3 +288,18 @@ def test_issued_files_are_never_overwritten_by_a_later_materialization(home, ops
         assert path.read_bytes() == data  # the issued files stay, unchanged
     assert manifest_matches_files(first.package).passed
     assert manifest_matches_files(again.package).passed
+
+
+def test_run_leaves_alone_a_revision_whose_run_is_in_flight_elsewhere(home, ops):
+    key = ops.submit(SAMPLES / "01-mutual-nda.yaml").revision.partition_key
+    job = build_definitions(home).resolve_job_def("contract_pipeline")
+    # A run of it queued by the daemon (or another console) that has not finished.
+    elsewhere = ops.instance.create_run_for_job(job_def=job, tags={"dagster/partition": key})
+    started = []
+
+    ops.run(lambda partition, steps: started.append(partition) or True, progress=lambda _: None)
+    assert started == []
+
+    ops.instance.report_run_canceled(elsewhere)
+    ops.run(lambda partition, steps: started.append(partition) or True, progress=lambda _: None)
+    assert started == [key]
