@@ -5,10 +5,11 @@ configuration (clause library, playbook) that made it. Dagster compares them per
 `contract-assets status` says per revision which library file or rule changed.
 """
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import AssetsDefinition, DataVersion, Output
+from dagster import AssetsDefinition, BetaWarning, DataVersion, Output
 
 from contract_assets.domain.files import canonical_json, sha256_bytes
 from contract_assets.domain.models import StoredModel
@@ -16,6 +17,10 @@ from contract_assets.resources import Workspace
 
 # Bump when the code of the pipeline changes what it produces.
 CODE_VERSION = "2026.11.1"
+
+# Output's data_version is marked beta in Dagster 1.13 (and pinned here); the warning would
+# otherwise print in the middle of every console run.
+warnings.filterwarnings("ignore", category=BetaWarning, message=".*data_version.*")
 
 _LIBRARY_ASSETS = {"contract_draft", "review_copy", "contract_documents", "contract_redline"}
 _PLAYBOOK_ASSETS = {"risk_assessment", "approval_routing"}
