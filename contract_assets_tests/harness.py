@@ -23,6 +23,16 @@ SAMPLES = REPO / "examples" / "requests"
 INVALID = REPO / "examples" / "invalid"
 SAMPLE_FILES = sorted(SAMPLES.glob("*.yaml"))
 
+# The audit trail of one auto-approved revision taken to signature, in order.
+AUTO_APPROVED_ACTIONS = [
+    "revision_registered",
+    "draft_assembled",
+    "risk_assessed",
+    "approval_recorded",
+    "documents_rendered",
+    "package_sealed",
+]
+
 
 BACKEND = os.environ.get("CONTRACT_ASSETS_TEST_BACKEND", "sqlite")
 TEST_SERVER = os.environ.get("CONTRACT_ASSETS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")

@@ -10,7 +10,7 @@ from sqlalchemy import delete, update
 
 from contract_assets.auditing import event_log_heads
 from contract_assets.domain.audit import audit_table
-from contract_assets_tests.harness import INVALID, SAMPLES, cli
+from contract_assets_tests.harness import AUTO_APPROVED_ACTIONS, INVALID, SAMPLES, cli
 from contract_assets_tests.test_pipeline import run_revision
 
 NDA = "acme-robotics-nda.r1"
@@ -33,12 +33,7 @@ def test_every_action_of_a_revision_is_logged_once_in_order(audited):
     assert actions == [
         "configuration_changed",
         "request_received",
-        "revision_registered",
-        "draft_assembled",
-        "risk_assessed",
-        "approval_recorded",
-        "documents_rendered",
-        "package_sealed",
+        *AUTO_APPROVED_ACTIONS,
         "request_received",
         "input_rejected",
     ]
