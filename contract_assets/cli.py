@@ -31,7 +31,8 @@ from contract_assets.operations import ContractOperations, RevisionStatus
 from contract_assets.database import create_database, database_url
 from contract_assets.auditing import verify_audit
 from contract_assets.domain.access import AccessConfigError, AccessDenied, Permission
-from contract_assets.domain.audit import create_schema, export_lines, records_url
+from contract_assets.domain.audit import export_lines
+from contract_assets.domain.records import create_schema, records_url
 from contract_assets.domain.files import atomic_write_bytes, sweep_temp_files
 from contract_assets.resume import ResumeRefused, mark_dead_run_failed, resume_run, worker_tags
 from contract_assets.resources import Workspace

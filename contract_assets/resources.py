@@ -10,7 +10,8 @@ from dagster import ConfigurableResource
 from contract_assets.domain.approvals import ApproverDirectory, DecisionLog
 from contract_assets.domain.access import AccessControl
 from contract_assets.domain.assembly import assemble_draft
-from contract_assets.domain.audit import AuditTrail, records_url
+from contract_assets.domain.audit import AuditTrail
+from contract_assets.domain.records import RecordStore, records_url
 from contract_assets.domain.clause_library import ClauseLibrary, load_entities, load_library
 from contract_assets.domain.files import sha256_file
 from contract_assets.domain.home import ContractHome

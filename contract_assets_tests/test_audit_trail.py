@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import delete, update
 
 from contract_assets.auditing import event_log_heads
-from contract_assets.domain.audit import audit_table
+from contract_assets.domain.records import audit_table
 from contract_assets_tests.harness import AUTO_APPROVED_ACTIONS, INVALID, SAMPLES, cli
 from contract_assets_tests.test_pipeline import run_revision
 

@@ -18,31 +18,16 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    event,
-    insert,
-    select,
-)
-from sqlalchemy.engine import Engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy import insert, select
 
 from contract_assets.domain.files import atomic_write_bytes, canonical_json, sha256_bytes
-from contract_assets.domain.home import DATABASE_ENV
+from contract_assets.domain.records import audit_table, ensure_schema, read_engine, write_transaction
 
 GENESIS = "0" * 64
 ACTOR_ENV = "CONTRACT_ASSETS_ACTOR"
-SCHEMA_LOCK_ID = 7_242_026  # the PostgreSQL advisory lock that serializes schema creation
 
 # The actions the trail knows; anything else is a programming error, refused at append.
 ACTIONS = frozenset(
@@ -62,21 +47,6 @@ ACTIONS = frozenset(
         "configuration_changed",
         "access_refused",
     }
-)
-
-metadata = MetaData()
-audit_table = Table(
-    "contract_assets_audit",
-    metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=False),
-    Column("key", String(512), nullable=False, unique=True),
-    Column("at", String(40), nullable=False),
-    Column("actor", String(200), nullable=False),
-    Column("action", String(60), nullable=False),
-    Column("revision", String(200), nullable=True),
-    Column("details", Text, nullable=False),
-    Column("prev_hash", String(64), nullable=False),
-    Column("hash", String(64), nullable=False),
 )
 
 
@@ -149,39 +119,6 @@ def current_actor() -> str:
         return f"uid:{os.getuid()}"
 
 
-def records_url(root: Path) -> str:
-    """The project's database: the PostgreSQL one when configured, else SQLite in the home."""
-    return os.environ.get(DATABASE_ENV) or f"sqlite:///{root / 'records.db'}"
-
-
-@lru_cache(maxsize=8)
-def records_engine(url: str) -> Engine:
-    """One engine per database and process; no pooled connections survive a fork."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 60})
-
-        @event.listens_for(engine, "connect")
-        def _manual_transactions(dbapi_connection, _record):  # noqa: ANN001
-            dbapi_connection.isolation_level = None
-
-        @event.listens_for(engine, "begin")
-        def _write_lock_first(connection):  # noqa: ANN001
-            # Appends read the head and then write: take the write lock before the read.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-    else:
-        engine = create_engine(url, poolclass=NullPool)
-    return engine
-
-
-def create_schema(url: str) -> None:
-    """Create the project's tables where missing (what `contract-assets migrate` does)."""
-    # Serialized, so that two processes starting at once do not both create a table.
-    with records_engine(url).begin() as connection:  # SQLite: BEGIN IMMEDIATE
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK_ID})")
-        metadata.create_all(connection, checkfirst=True)
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -213,14 +150,12 @@ class AuditTrail:
         self.url = url
         self.head_file = head_file
         self.witness = witness
-        self._schema_ready = False
 
     @property
-    def engine(self) -> Engine:
-        if not self._schema_ready:
-            create_schema(self.url)
-            self._schema_ready = True
-        return records_engine(self.url)
+    def engine(self):  # noqa: ANN201
+        """The engine that reads the trail (tests also write through it, to tamper)."""
+        ensure_schema(self.url)
+        return read_engine(self.url)
 
     def append(
         self,
@@ -237,11 +172,8 @@ class AuditTrail:
         details = json.loads(canonical_json(details or {}))  # plain JSON, as it will read back
         if (existing := self.find(key)) is not None:
             return existing
-        with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.exec_driver_sql(
-                    "LOCK TABLE contract_assets_audit IN SHARE ROW EXCLUSIVE MODE"
-                )
+        ensure_schema(self.url)
+        with write_transaction(self.url, "contract_assets_audit") as connection:
             row = connection.execute(select(audit_table).where(audit_table.c.key == key)).first()
             if row is not None:
                 return _entry(row)

@@ -8,13 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import delete, update
 
-from contract_assets.domain.audit import (
-    AuditHead,
-    AuditTrail,
-    audit_table,
-    export_lines,
-    records_url,
-)
+from contract_assets.domain.audit import AuditHead, AuditTrail, export_lines
+from contract_assets.domain.records import audit_table, records_url
 
 ENTRIES = 6
 
