@@ -14,6 +14,7 @@ from contract_assets.domain.files import sha256_file
 from contract_assets.domain.home import ContractHome
 from contract_assets.domain.models import ContractDraft, Entity, Revision
 from contract_assets.domain.playbook import SHIPPED_PLAYBOOK, Playbook, load_playbook
+from contract_assets.domain.protection import DataProtection
 from contract_assets.domain.revisions import RevisionRegistry
 from contract_assets.domain.stages import approved_revision
 from contract_assets.domain.storage import StorageLayout
@@ -42,12 +43,18 @@ class Workspace:
         self.home = home
 
     @cached_property
+    def protection(self) -> DataProtection:
+        """The data keys of this deployment (environment), for the records that hold
+        personal data."""
+        return DataProtection.from_env()
+
+    @cached_property
     def registry(self) -> RevisionRegistry:
-        return RevisionRegistry(self.home.requests_dir)
+        return RevisionRegistry(self.home.requests_dir, self.protection)
 
     @cached_property
     def layout(self) -> StorageLayout:
-        return StorageLayout(self.home.storage_dir)
+        return StorageLayout(self.home.storage_dir, self.protection)
 
     @cached_property
     def decisions(self) -> DecisionLog:

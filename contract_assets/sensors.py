@@ -55,7 +55,7 @@ def inbox_sensor(context: SensorEvaluationContext, contracts: ContractWorkspace)
     for entry in handled:  # the previous tick's files, now safely recorded
         path = home.inbox_dir / entry["name"]
         if path.exists() and sha256_file(path) == entry["sha256"]:
-            archive(path, home.processed_dir)
+            archive(path, home.processed_dir, workspace.protection)
 
     operations = ContractOperations(workspace, context.instance)
     deadline = time.monotonic() + INBOX_BUDGET_SECONDS
@@ -66,7 +66,7 @@ def inbox_sensor(context: SensorEvaluationContext, contracts: ContractWorkspace)
         try:
             revision, created = operations.register(path)
         except InvalidRequest as exc:
-            target = quarantine(path, exc.errors, home.quarantine_dir)
+            target = quarantine(path, exc.errors, home.quarantine_dir, workspace.protection)
             context.log.warning(f"{path.name}: rejected, moved to {target}")
             quarantined += 1
             continue
@@ -188,13 +188,18 @@ def executed_sensor(context: SensorEvaluationContext, contracts: ContractWorkspa
         try:
             status = operations.status_of(workspace.registry.get(key))
         except (KeyError, ValueError):
-            quarantine(path, [FieldError(DOCUMENT, f"no revision '{key}' to execute")], home.quarantine_dir)
+            quarantine(
+                path,
+                [FieldError(DOCUMENT, f"no revision '{key}' to execute")],
+                home.quarantine_dir,
+                workspace.protection,
+            )
             continue
         if status.stage is Stage.EXECUTED:
-            archive(path, home.processed_dir)  # stored already; the drop is done with
+            archive(path, home.processed_dir, workspace.protection)  # stored already; the drop is done with
         elif status.stage is not Stage.READY_FOR_SIGNATURE:
             reason = f"{key} is {status.stage.value}; only a revision ready for signature can be executed"
-            quarantine(path, [FieldError(DOCUMENT, reason)], home.quarantine_dir)
+            quarantine(path, [FieldError(DOCUMENT, reason)], home.quarantine_dir, workspace.protection)
         else:
             requests.append(RunRequest(partition_key=key, run_key=f"{key}:executed:{sha256_file(path)[:16]}"))
     if not requests:
