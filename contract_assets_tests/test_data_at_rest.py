@@ -191,7 +191,10 @@ def test_no_file_outside_the_documents_holds_personal_data_in_clear(encrypted):
         if leaked:
             found[str(path.relative_to(home.root))] = sorted(leaked)
     assert found == {}
-    assert clear_values(database_text(), SIGNATORIES | REQUESTERS) == set()
+    database = database_text()
+    assert clear_values(database, SIGNATORIES | REQUESTERS) == set()
+    # On PostgreSQL the rows were read: the request's metadata is there, withheld fields too.
+    assert not os.environ.get(DATABASE_ENV) or b"withheld: personal data" in database
     assert len(outside_documents(home)) > 30  # the walk saw the home, Dagster's files included
 
 
