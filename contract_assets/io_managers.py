@@ -19,7 +19,9 @@ class ContractIOManager(ConfigurableIOManager):
     """Stores each asset value under `base_dir`, typed by what the asset declares.
 
     Loading checks that what is stored is the type the consuming asset declares and
-    fails with a message naming both otherwise. Every write is atomic.
+    fails with a message naming both otherwise. Every write is atomic and owner-only; models
+    are encrypted with the data key of the environment, if one is set (never in config, so
+    that no key reaches Dagster's run storage).
     """
 
     base_dir: str

@@ -15,6 +15,7 @@ from contract_assets.domain.files import PRIVATE_DIR_MODE, atomic_write_bytes, p
 from contract_assets.domain.inbox import kept_files, reseal_kept_file
 from contract_assets.domain.protection import DataKeyError, DataProtection
 from contract_assets.domain.serialization import StoredTypeMismatch, reseal_envelope
+from contract_assets.domain.storage import StorageLayout
 
 HOME_ENV = "CONTRACT_ASSETS_HOME"
 MARK = "# Written by contract-assets; rewritten when it differs (remove this line to keep edits)."
@@ -177,7 +178,7 @@ class ContractHome:
         failed: dict[Path, str] = {}
         envelopes = [
             path
-            for root in (self.requests_dir, self.storage_dir / "values")
+            for root in (self.requests_dir, StorageLayout(self.storage_dir, protection).values_dir())
             if root.is_dir()
             for path in sorted(root.rglob("*.json"))
             if not path.name.startswith(".")
