@@ -227,6 +227,17 @@ def test_without_the_key_the_console_names_the_missing_key(encrypted):
     assert keyed.returncode == 0 and "data encryption: on" in keyed.stdout
 
 
+def test_decrypt_prints_a_record_and_a_kept_file_in_plaintext(encrypted):
+    home, _, _ = encrypted
+    record = cli("decrypt", str(home.requests_dir / "acme-robotics-nda" / "r1.json"), home=home)
+    assert record.returncode == 0, record.stderr
+    envelope = json.loads(record.stdout)
+    assert envelope["model"] == "Revision"
+    assert envelope["data"]["request"]["counterparty"]["signatory"]["email"] == "maria.gomez@acme-robotics.example"
+    kept = cli("decrypt", str(home.processed_dir / "01-mutual-nda.yaml.enc"), home=home)
+    assert kept.stdout == (SAMPLES / "01-mutual-nda.yaml").read_text()
+
+
 # Last: it changes the home's key.
 def test_rotate_key_moves_every_record_to_the_new_key(encrypted):
     home, ops, old = encrypted
