@@ -196,7 +196,8 @@ def executed_sensor(context: SensorEvaluationContext, contracts: ContractWorkspa
             )
             continue
         if status.stage is Stage.EXECUTED:
-            archive(path, home.processed_dir, workspace.protection)  # stored already; the drop is done with
+            # Stored already; the drop is done with.
+            archive(path, home.processed_dir, workspace.protection)
         elif status.stage is not Stage.READY_FOR_SIGNATURE:
             reason = f"{key} is {status.stage.value}; only a revision ready for signature can be executed"
             quarantine(path, [FieldError(DOCUMENT, reason)], home.quarantine_dir, workspace.protection)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from contract_assets.domain.files import PRIVATE_FILE_MODE, atomic_write_bytes, private_directory
-from contract_assets.domain.protection import ENCRYPTED_SUFFIX, DataProtection
+from contract_assets.domain.protection import ENCRYPTED_SUFFIX, DataProtection, without_emails
 from contract_assets.domain.requests import FieldError
 
 REQUEST_SUFFIXES = {".yaml", ".yml", ".json"}
@@ -53,15 +53,15 @@ def quarantine(
     """Move a rejected file to quarantine beside `<name>.error.json` listing its errors.
 
     The report is written first, then the file is moved: a crash in between leaves the file
-    in the inbox, and the next attempt writes a fresh report. The report names fields and
-    rules, never a field's value.
+    in the inbox, and the next attempt writes a fresh report. The report stays plaintext
+    (people read it to fix the file): field paths and rules, with emails masked.
     """
     private_directory(quarantine_dir)
     target = _free_name(quarantine_dir, path.name)
     report = {
         "file": path.name,
         "quarantined_at": datetime.now(UTC).isoformat(),
-        "errors": [error.as_dict() for error in errors],
+        "errors": [{"path": e.path, "message": without_emails(e.message)} for e in errors],
     }
     atomic_write_bytes(
         target.with_name(target.name + ".error.json"),
