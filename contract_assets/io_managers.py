@@ -13,6 +13,7 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext
 from contract_assets.domain.files import atomic_write_bytes
 from contract_assets.domain.models import FileBundle, StoredModel
 from contract_assets.domain.storage import StorageLayout
+from contract_assets.resources import missing_key_fails_once
 
 
 class ContractIOManager(ConfigurableIOManager):
@@ -66,7 +67,8 @@ class ContractIOManager(ConfigurableIOManager):
                 f"{asset}: the input reading it must be annotated with its model type "
                 f"(got {expected!r})"
             )
-        value = self.layout.read_model(asset, key, expected)
+        with missing_key_fails_once():
+            value = self.layout.read_model(asset, key, expected)
         if value is None:
             raise FileNotFoundError(
                 f"{asset} ({key}) has not been stored under {self.base_dir}; materialize it first"

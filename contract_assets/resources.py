@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, Failure
 
 from contract_assets.domain.approvals import ApproverDirectory, DecisionLog
 from contract_assets.domain.assembly import assemble_draft
@@ -14,7 +16,7 @@ from contract_assets.domain.files import sha256_file
 from contract_assets.domain.home import ContractHome
 from contract_assets.domain.models import ContractDraft, Entity, Revision
 from contract_assets.domain.playbook import SHIPPED_PLAYBOOK, Playbook, load_playbook
-from contract_assets.domain.protection import DataProtection
+from contract_assets.domain.protection import DataKeyError, DataProtection
 from contract_assets.domain.revisions import RevisionRegistry
 from contract_assets.domain.stages import approved_revision
 from contract_assets.domain.storage import StorageLayout
@@ -34,6 +36,15 @@ def shared_library(root: Path) -> ClauseLibrary:
         sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in root.rglob("*") if p.is_file())
     )
     return _library_at(root, fingerprint)
+
+
+@contextmanager
+def missing_key_fails_once() -> Iterator[None]:
+    """A record no configured key opens fails the step once: retrying cannot find the key."""
+    try:
+        yield
+    except DataKeyError as exc:
+        raise Failure(description=str(exc), allow_retries=False) from None
 
 
 class Workspace:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
+from dagster import AssetKey, DagsterEventType
 
 from contract_assets.definitions import build_definitions
 from contract_assets.domain.approvals import Approver, DecisionPayload, sign_decision
@@ -236,6 +237,25 @@ def test_decrypt_prints_a_record_and_a_kept_file_in_plaintext(encrypted):
     assert envelope["data"]["request"]["counterparty"]["signatory"]["email"] == "maria.gomez@acme-robotics.example"
     kept = cli("decrypt", str(home.processed_dir / "01-mutual-nda.yaml.enc"), home=home)
     assert kept.stdout == (SAMPLES / "01-mutual-nda.yaml").read_text()
+
+
+def test_a_run_without_the_key_fails_once_naming_the_key(encrypted, monkeypatch):
+    home, ops, _ = encrypted
+    monkeypatch.setenv(KEY_ENV, "")
+    job = build_definitions(home).resolve_job_def("contract_pipeline")
+
+    result = job.execute_in_process(
+        instance=ops.instance,
+        partition_key="kestrel-bio-nda.r1",
+        asset_selection=[AssetKey("risk_assessment")],
+        raise_on_error=False,
+    )
+
+    assert not result.success
+    assert not [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
+    (failure,) = result.get_step_failure_events()
+    assert "is encrypted and no data key is configured" in failure.step_failure_data.error.to_string()
+    assert KEY_ENV in failure.step_failure_data.error.to_string()
 
 
 # Last: it changes the home's key.

@@ -7,7 +7,7 @@ from contract_assets.domain.protection import request_for_display, without_email
 from contract_assets.domain.requests import InvalidRequest, validate_request
 from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
-from contract_assets.resources import ContractWorkspace
+from contract_assets.resources import ContractWorkspace, missing_key_fails_once
 
 
 @asset(partitions_def=revision_partitions, group_name="contracts", kinds={"python"})
@@ -19,7 +19,8 @@ def contract_request(context: AssetExecutionContext, contracts: ContractWorkspac
     requester's and signatory's emails, the signatory's name and the address are withheld.
     """
     workspace = contracts.workspace()
-    revision = workspace.registry.get(context.partition_key)
+    with missing_key_fails_once():
+        revision = workspace.registry.get(context.partition_key)
     try:
         validate_request(
             revision.request.model_dump(mode="json"),
