@@ -26,6 +26,8 @@ from contract_assets.domain.signing import read_private_key, read_public_key, wr
 
 from contract_assets.definitions import build_definitions
 from contract_assets.domain.home import ContractHome
+from contract_assets.domain.protection import ENCRYPTED_SUFFIX, DataKeyError, DataProtection, new_key
+from contract_assets.domain.serialization import StoredTypeMismatch, open_envelope
 from contract_assets.domain.requests import InvalidRequest
 from contract_assets.operations import ContractOperations, RevisionStatus
 from contract_assets.database import create_database, database_url
@@ -46,6 +48,8 @@ REQUIRED = {
     "resume": [Permission.RUN],
     "demo": [Permission.SUBMIT, Permission.RUN],
     "approvers": [Permission.ADMINISTER],
+    "rotate-key": [Permission.ADMINISTER],
+    "decrypt": [Permission.ADMINISTER],  # it shows personal data in clear
 }
 # The console shows one progress line per revision; Dagster's own log goes to the instance.
 QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -172,6 +176,39 @@ def _status(operations: ContractOperations, contract_id: str | None, as_json: bo
         print(f"{data['partition_key']:<28} {data['stage']:<20} {risk:<12} {approvals:<24} {where}")
         if artifacts["manifest"]:
             print(f"{'':<86} {artifacts['manifest']}")
+    print(f"\n{operations.workspace.protection.describe()}")
+    return 0
+
+
+def _rotate_key(home: ContractHome) -> int:
+    """Re-encrypt every stored record with the newest configured data key."""
+    protection = DataProtection.from_env()
+    home.ensure()
+    changed, failed = home.reseal(protection)
+    for path, reason in failed.items():
+        print(f"not re-encrypted: {reason}", file=sys.stderr)
+    print(f"{len(changed)} file(s) now encrypted with key {protection.key_ids[0]}; {len(failed)} failed")
+    if failed:
+        return 1
+    if len(protection.key_ids) > 1:
+        print("older keys are no longer needed for this home; remove them from the key list")
+    return 0
+
+
+def _decrypt(path: Path) -> int:
+    """Print a stored record or kept file in plaintext (the key must be configured)."""
+    protection = DataProtection.from_env()
+    data = path.read_bytes()
+    if path.name.endswith(ENCRYPTED_SUFFIX):
+        plain = protection.open(data, source=str(path))
+    elif path.suffix == ".json" and data.lstrip().startswith(b"{"):
+        try:
+            plain = open_envelope(data, protection, source=str(path))
+        except StoredTypeMismatch:
+            plain = data  # not a stored record: shown as it is
+    else:
+        plain = data
+    sys.stdout.buffer.write(plain)
     return 0
 
 
@@ -351,6 +388,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--sign-only", action="store_true",
         help="print the signed decision as run config for the record_approval job instead",
     )
+    commands.add_parser(
+        "new-data-key", help="print a new data key (for CONTRACT_ASSETS_DATA_KEY or the key file)"
+    )
+    commands.add_parser(
+        "rotate-key", help="re-encrypt every stored record with the newest configured data key"
+    )
+    decrypt = commands.add_parser("decrypt", help="print an encrypted record or kept file in plaintext")
+    decrypt.add_argument("path", type=Path)
     commands.add_parser("daemon", help="run dagster-daemon (sensors, schedules) on this home")
     commands.add_parser(
         "migrate", help="create the PostgreSQL database if needed and upgrade the instance schema"
@@ -366,13 +411,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     dev = commands.add_parser("dev", help="run the Dagster UI and daemon on this home")
     dev.add_argument("--port", default="3000")
     args = parser.parse_args(argv)
+    # Whatever this process creates (Dagster's database and logs too) is owner-only.
+    os.umask(0o077)
+    try:
+        return _command(args)
+    except DataKeyError as exc:
+        print(f"data key: {exc}", file=sys.stderr)
+        return EXIT_INVALID
 
+
+def _command(args: argparse.Namespace) -> int:
     home = ContractHome.from_env()
     if args.command == "env":
         home.ensure()
         print(home.env_exports(), end="")
         access = Workspace(home).access
         print(f"# access policy: {access.path if access.configured else 'none (everyone may do everything)'}")
+        print(f"# {DataProtection.from_env().describe()}")
+        return 0
+    if args.command == "new-data-key":
+        print(new_key())
         return 0
     if args.command == "keygen":
         return _keygen(args.out)
@@ -411,6 +469,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return code
         if args.command == "audit":
             return _audit(operations, args)
+        if args.command == "rotate-key":
+            return _rotate_key(home)
+        if args.command == "decrypt":
+            return _decrypt(args.path)
         return _demo(home, operations, args.directory)
 
 

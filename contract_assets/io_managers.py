@@ -13,13 +13,16 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext
 from contract_assets.domain.files import atomic_write_bytes
 from contract_assets.domain.models import FileBundle, StoredModel
 from contract_assets.domain.storage import StorageLayout
+from contract_assets.resources import missing_key_fails_once
 
 
 class ContractIOManager(ConfigurableIOManager):
     """Stores each asset value under `base_dir`, typed by what the asset declares.
 
     Loading checks that what is stored is the type the consuming asset declares and
-    fails with a message naming both otherwise. Every write is atomic.
+    fails with a message naming both otherwise. Every write is atomic and owner-only; models
+    are encrypted with the data key of the environment, if one is set (never in config, so
+    that no key reaches Dagster's run storage).
     """
 
     base_dir: str
@@ -64,7 +67,8 @@ class ContractIOManager(ConfigurableIOManager):
                 f"{asset}: the input reading it must be annotated with its model type "
                 f"(got {expected!r})"
             )
-        value = self.layout.read_model(asset, key, expected)
+        with missing_key_fails_once():
+            value = self.layout.read_model(asset, key, expected)
         if value is None:
             raise FileNotFoundError(
                 f"{asset} ({key}) has not been stored under {self.base_dir}; materialize it first"

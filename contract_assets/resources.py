@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, Failure
 
 from contract_assets.domain.approvals import ApproverDirectory, DecisionLog
 from contract_assets.domain.access import AccessControl
@@ -17,6 +19,7 @@ from contract_assets.domain.files import sha256_file
 from contract_assets.domain.home import ContractHome
 from contract_assets.domain.models import ContractDraft, Entity, Revision
 from contract_assets.domain.playbook import SHIPPED_PLAYBOOK, Playbook, load_playbook
+from contract_assets.domain.protection import DataKeyError, DataProtection
 from contract_assets.domain.revisions import RevisionRegistry
 from contract_assets.domain.stages import approved_revision
 from contract_assets.domain.storage import StorageLayout
@@ -38,6 +41,15 @@ def shared_library(root: Path) -> ClauseLibrary:
     return _library_at(root, fingerprint)
 
 
+@contextmanager
+def missing_key_fails_once() -> Iterator[None]:
+    """A record no configured key opens fails the step once: retrying cannot find the key."""
+    try:
+        yield
+    except DataKeyError as exc:
+        raise Failure(description=str(exc), allow_retries=False) from None
+
+
 class Workspace:
     """Everything the pipeline reads besides its own upstream assets, for one home."""
 
@@ -45,12 +57,18 @@ class Workspace:
         self.home = home
 
     @cached_property
+    def protection(self) -> DataProtection:
+        """The data keys of this deployment (environment), for the records that hold
+        personal data."""
+        return DataProtection.from_env()
+
+    @cached_property
     def registry(self) -> RevisionRegistry:
-        return RevisionRegistry(self.home.requests_dir)
+        return RevisionRegistry(self.home.requests_dir, self.protection)
 
     @cached_property
     def layout(self) -> StorageLayout:
-        return StorageLayout(self.home.storage_dir)
+        return StorageLayout(self.home.storage_dir, self.protection)
 
     @cached_property
     def decisions(self) -> DecisionLog:

@@ -56,7 +56,7 @@ def inbox_sensor(context: SensorEvaluationContext, contracts: ContractWorkspace)
     for entry in handled:  # the previous tick's files, now safely recorded
         path = home.inbox_dir / entry["name"]
         if path.exists() and sha256_file(path) == entry["sha256"]:
-            archive(path, home.processed_dir)
+            archive(path, home.processed_dir, workspace.protection)
 
     operations = ContractOperations(workspace, context.instance)
     deadline = time.monotonic() + INBOX_BUDGET_SECONDS
@@ -69,7 +69,7 @@ def inbox_sensor(context: SensorEvaluationContext, contracts: ContractWorkspace)
             owner = file_owner(path)
             operations.authorize(Permission.SUBMIT, actor=owner)
         except AccessDenied as exc:
-            target = quarantine(path, [FieldError(DOCUMENT, str(exc))], home.quarantine_dir)
+            target = quarantine(path, [FieldError(DOCUMENT, str(exc))], home.quarantine_dir, workspace.protection)
             context.log.warning(f"{path.name}: refused, moved to {target}")
             quarantined += 1
             continue
@@ -78,7 +78,7 @@ def inbox_sensor(context: SensorEvaluationContext, contracts: ContractWorkspace)
         try:
             revision, created = operations.register(path, actor=owner)
         except InvalidRequest as exc:
-            target = quarantine(path, exc.errors, home.quarantine_dir)
+            target = quarantine(path, exc.errors, home.quarantine_dir, workspace.protection)
             context.log.warning(f"{path.name}: rejected, moved to {target}")
             quarantined += 1
             continue
@@ -184,13 +184,19 @@ def executed_sensor(context: SensorEvaluationContext, contracts: ContractWorkspa
         try:
             status = operations.status_of(workspace.registry.get(key))
         except (KeyError, ValueError):
-            quarantine(path, [FieldError(DOCUMENT, f"no revision '{key}' to execute")], home.quarantine_dir)
+            quarantine(
+                path,
+                [FieldError(DOCUMENT, f"no revision '{key}' to execute")],
+                home.quarantine_dir,
+                workspace.protection,
+            )
             continue
         if status.stage is Stage.EXECUTED:
-            archive(path, home.processed_dir)  # stored already; the drop is done with
+            # Stored already; the drop is done with.
+            archive(path, home.processed_dir, workspace.protection)
         elif status.stage is not Stage.READY_FOR_SIGNATURE:
             reason = f"{key} is {status.stage.value}; only a revision ready for signature can be executed"
-            quarantine(path, [FieldError(DOCUMENT, reason)], home.quarantine_dir)
+            quarantine(path, [FieldError(DOCUMENT, reason)], home.quarantine_dir, workspace.protection)
         else:
             requests.append(RunRequest(partition_key=key, run_key=f"{key}:executed:{sha256_file(path)[:16]}"))
     if not requests:

@@ -96,7 +96,8 @@ def signature_package(
     context.add_output_metadata(
         {
             **audited,
-            "signers": [f"{s.order}. {s.name} ({s.party})" for s in package.signers],
+            # Who signs by party and title; names and emails stay in the manifest.
+            "signers": [f"{s.order}. {s.party}, {s.title}" for s in package.signers],
             "documents": len(package.documents),
         }
     )

@@ -7,6 +7,7 @@ from dagster import AssetExecutionContext, AssetObservation, Failure, MetadataVa
 from contract_assets.domain.assembly import AssemblyError
 from contract_assets.domain.models import ContractDraft, Revision
 from contract_assets.auditing import audit_step
+from contract_assets.domain.protection import without_emails
 from contract_assets.domain.stages import blocked_on
 from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
@@ -41,7 +42,7 @@ def contract_draft(
     try:
         draft = workspace.assemble(contract_request, partition_key=context.partition_key)
     except AssemblyError as exc:  # the library or the request is wrong: retrying cannot help
-        raise Failure(description=str(exc), allow_retries=False) from None
+        raise Failure(description=without_emails(str(exc)), allow_retries=False) from None
     outline = "\n".join(f"{i}. {c.title}" for i, c in enumerate(draft.clauses, 1))
     for annex in draft.annexes:
         outline += f"\n\n**{annex.title}**\n" + "\n".join(f"- {c.title}" for c in annex.clauses)

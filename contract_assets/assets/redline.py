@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from contract_assets.domain.models import ContractDraft, Revision
-from contract_assets.domain.redline import Redline, compare_drafts
+from contract_assets.domain.redline import Redline, changes_for_display, compare_drafts
 from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
 from contract_assets.resources import ContractWorkspace, Workspace
@@ -42,14 +42,12 @@ def contract_redline(
         context.log.info(f"{context.partition_key} is the first revision: nothing to compare")
         return
     redline = compare_drafts(previous, contract_draft)
+    summary, changes = changes_for_display(redline, previous, contract_draft)
     yield versioned(
         redline,
         {
             "previous": redline.previous_partition_key,
-            "summary": redline.summary,
-            "changes": MetadataValue.md(
-                "\n".join(f"- **{c.kind}** {c.title}: {c.summary}" for c in redline.changes)
-                or "No changes."
-            ),
+            "summary": summary,
+            "changes": MetadataValue.md("\n".join(f"- {line}" for line in changes) or "No changes."),
         },
     )

@@ -5,7 +5,7 @@ from dagster import AssetDep, AssetExecutionContext, MetadataValue, asset
 
 from contract_assets.domain.register import RegisterEntry, build_register, markdown_table
 from contract_assets.operations import ContractOperations
-from contract_assets.resources import ContractWorkspace
+from contract_assets.resources import ContractWorkspace, missing_key_fails_once
 
 
 @asset(
@@ -20,6 +20,8 @@ def contract_register(context: AssetExecutionContext, contracts: ContractWorkspa
     every partition of the upstream assets.
     """
     operations = ContractOperations(contracts.workspace(), context.instance)
+    with missing_key_fails_once():
+        statuses = operations.statuses()
     entries = [
         RegisterEntry(
             revision=status.revision,
@@ -28,7 +30,7 @@ def contract_register(context: AssetExecutionContext, contracts: ContractWorkspa
             effective_date=status.revision.request.effective_date
             or (status.documents.effective_date if status.documents else None),
         )
-        for status in operations.statuses()
+        for status in statuses
     ]
     register = build_register(entries)
     context.add_output_metadata(

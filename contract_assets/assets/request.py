@@ -3,18 +3,24 @@
 from dagster import AssetExecutionContext, Failure, MetadataValue, Output, asset
 
 from contract_assets.domain.models import Revision
+from contract_assets.domain.protection import request_for_display, without_emails
 from contract_assets.domain.requests import InvalidRequest, validate_request
 from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
-from contract_assets.resources import ContractWorkspace
+from contract_assets.resources import ContractWorkspace, missing_key_fails_once
 
 
 @asset(partitions_def=revision_partitions, group_name="contracts", kinds={"python"})
 def contract_request(context: AssetExecutionContext, contracts: ContractWorkspace) -> Output[Revision]:
     """The submitted request of this revision, checked again against today's configuration
-    (entities, parent contracts), with its canonical content hash."""
+    (entities, parent contracts), with its canonical content hash.
+
+    Its metadata (kept in Dagster's event log) shows the terms a reviewer needs; the
+    requester's and signatory's emails, the signatory's name and the address are withheld.
+    """
     workspace = contracts.workspace()
-    revision = workspace.registry.get(context.partition_key)
+    with missing_key_fails_once():
+        revision = workspace.registry.get(context.partition_key)
     try:
         validate_request(
             revision.request.model_dump(mode="json"),
@@ -22,7 +28,9 @@ def contract_request(context: AssetExecutionContext, contracts: ContractWorkspac
             find_contract=workspace.registry.latest_request,
         )
     except InvalidRequest as exc:  # bad data: retrying cannot help
-        raise Failure(description=f"the request no longer validates: {exc}", allow_retries=False) from None
+        raise Failure(
+            description=without_emails(f"the request no longer validates: {exc}"), allow_retries=False
+        ) from None
     request = revision.request
     context.add_output_metadata(
         {
@@ -30,8 +38,7 @@ def contract_request(context: AssetExecutionContext, contracts: ContractWorkspac
             "type": request.type.value,
             "counterparty": request.counterparty.legal_name,
             "content_hash": revision.content_hash,
-            "requested_by": request.requested_by,
-            "request": MetadataValue.json(request.model_dump(mode="json")),
+            "request": MetadataValue.json(request_for_display(request.model_dump(mode="json"))),
         }
     )
     return versioned(revision)

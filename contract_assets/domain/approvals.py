@@ -318,8 +318,8 @@ def verify_decision(
         )
     if approver.is_person(revision.request.requested_by):
         return (
-            f"own request: '{approver.name}' ({approver.email}) requested {key} and cannot "
-            "decide on it"
+            f"own request: '{approver.name}' requested {key} (their email is its "
+            "requested_by) and cannot decide on it"
         )
     earlier = next((d for d in accepted if _same_person(d, approver, approvers)), None)
     if earlier is not None:

@@ -1,4 +1,8 @@
-"""Crash-safe file writes and content hashes: the one place that does either."""
+"""Crash-safe file writes and content hashes: the one place that does either.
+
+Everything written here is owner-only: files 0600 (as `mkstemp` creates them), the
+directories made for them 0700, since they hold contracts and personal data.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,26 @@ from typing import Any
 
 
 TEMP_SUFFIX = ".tmp"
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def private_directory(path: Path) -> Path:
+    """Create `path` and any missing parents owner-only (0700); existing ones are left as they are."""
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:  # made meanwhile by another writer
+            continue
+        os.chmod(directory, PRIVATE_DIR_MODE)  # mkdir's mode is narrowed by the umask only
+    if not path.is_dir():
+        raise NotADirectoryError(f"{path} is not a directory")
+    return path
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -22,7 +46,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     The bytes go to a temporary file in the same directory, are flushed to disk, and the
     temporary file is renamed over the target; the directory entry is synced too.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_directory(path.parent)
     # The writer's pid in the name tells a crashed writer's leftover from a live one's.
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent
@@ -90,8 +114,8 @@ def sweep_temp_files(root: Path) -> list[Path]:
 @contextmanager
 def exclusive_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on `path` (created if missing), across processes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
+    private_directory(path.parent)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE), "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

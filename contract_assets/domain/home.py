@@ -11,7 +11,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from contract_assets.domain.files import atomic_write_bytes
+from contract_assets.domain.files import PRIVATE_DIR_MODE, atomic_write_bytes, private_directory
+from contract_assets.domain.inbox import kept_files, reseal_kept_file
+from contract_assets.domain.protection import DataKeyError, DataProtection
+from contract_assets.domain.serialization import StoredTypeMismatch, reseal_envelope
+from contract_assets.domain.storage import StorageLayout
 
 HOME_ENV = "CONTRACT_ASSETS_HOME"
 MARK = "# Written by contract-assets; rewritten when it differs (remove this line to keep edits)."
@@ -129,7 +133,13 @@ class ContractHome:
         return self.root / "config"
 
     def ensure(self) -> ContractHome:
-        """Create the directory tree and the instance's dagster.yaml if they are missing."""
+        """Create the directory tree and the instance's dagster.yaml if they are missing.
+
+        The home and its folders are owner-only (0700), including a home made before this
+        rule: what Dagster writes inside (its database, logs) is then private too.
+        """
+        private_directory(self.root)
+        os.chmod(self.root, PRIVATE_DIR_MODE)
         for directory in (
             self.requests_dir,
             self.storage_dir,
@@ -142,7 +152,9 @@ class ContractHome:
             self.config_dir,
             self.dagster_home,
         ):
-            directory.mkdir(parents=True, exist_ok=True)
+            private_directory(directory)
+            if directory.parent == self.root:
+                os.chmod(directory, PRIVATE_DIR_MODE)
         instance_config = self.dagster_home / "dagster.yaml"
         wanted = instance_yaml(str(self.dagster_home), postgres=bool(os.environ.get(DATABASE_ENV)))
         ours = not instance_config.exists() or instance_config.read_text().startswith(MARK)
@@ -151,6 +163,41 @@ class ContractHome:
         ):
             atomic_write_bytes(instance_config, wanted.encode())
         return self
+
+    def reseal(self, protection: DataProtection) -> tuple[list[Path], dict[Path, str]]:
+        """Encrypt every record that holds personal data with the newest key: registered
+        requests, typed values, kept inbox files (plaintext ones too, so that a key added to
+        a running home covers what came before). Each file is replaced atomically.
+
+        Returns the files rewritten and those that could not be (with why); run it while
+        no daemon or run writes to the home.
+        """
+        if not protection.enabled:
+            raise DataKeyError("no data key is configured: there is nothing to encrypt with")
+        changed: list[Path] = []
+        failed: dict[Path, str] = {}
+        envelopes = [
+            path
+            for root in (self.requests_dir, StorageLayout(self.storage_dir, protection).values_dir())
+            if root.is_dir()
+            for path in sorted(root.rglob("*.json"))
+            if not path.name.startswith(".")
+        ]
+        for path in envelopes:
+            try:
+                sealed = reseal_envelope(path.read_bytes(), protection, source=str(path))
+            except (DataKeyError, StoredTypeMismatch) as exc:
+                failed[path] = str(exc)
+                continue
+            if sealed is not None:
+                atomic_write_bytes(path, sealed)
+                changed.append(path)
+        for path in kept_files(self.processed_dir) + kept_files(self.quarantine_dir):
+            try:
+                changed.append(reseal_kept_file(path, protection))
+            except DataKeyError as exc:
+                failed[path] = str(exc)
+        return changed, failed
 
     def env_exports(self) -> str:
         return f"export {HOME_ENV}={self.root}\nexport DAGSTER_HOME={self.dagster_home}\n"

@@ -3,6 +3,9 @@
 Convention for writers: write `name.yaml.part` (or any name starting with a dot), then
 rename it to `name.yaml`; a rename within one filesystem is atomic, so a request file is
 never seen half-written. Only `.yaml`, `.yml` and `.json` files are taken.
+
+A file leaves the inbox for `processed/` or `quarantine/` as it came, or, with a data key,
+encrypted as `<name>.enc` (it holds the signatory's email and the addresses in clear).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import pwd
 from datetime import UTC, datetime
 from pathlib import Path
 
-from contract_assets.domain.files import atomic_write_bytes
+from contract_assets.domain.files import PRIVATE_FILE_MODE, atomic_write_bytes, private_directory
+from contract_assets.domain.protection import ENCRYPTED_SUFFIX, DataProtection, without_emails
 from contract_assets.domain.requests import FieldError
 
 REQUEST_SUFFIXES = {".yaml", ".yml", ".json"}
@@ -35,7 +39,10 @@ def _free_name(directory: Path, name: str) -> Path:
     """`name` in `directory`, or `stem.N.suffix` when a different file already has it."""
     target = directory / name
     stem, suffix, number = Path(name).stem, Path(name).suffix, 1
-    while target.exists() or target.with_name(target.name + ".error.json").exists():
+    while any(
+        target.with_name(target.name + extra).exists()
+        for extra in ("", ".error.json", ENCRYPTED_SUFFIX)
+    ):
         number += 1
         target = directory / f"{stem}.{number}{suffix}"
     return target
@@ -50,32 +57,68 @@ def file_owner(path: Path) -> str:
         return f"uid:{uid}"
 
 
-def quarantine(path: Path, errors: list[FieldError], quarantine_dir: Path) -> Path:
+def quarantine(
+    path: Path, errors: list[FieldError], quarantine_dir: Path, protection: DataProtection
+) -> Path:
     """Move a rejected file to quarantine beside `<name>.error.json` listing its errors.
 
-    The report is written first, then the file is moved (one atomic rename): a crash in
-    between leaves the file in the inbox, and the next attempt writes a fresh report.
+    The report is written first, then the file is moved: a crash in between leaves the file
+    in the inbox, and the next attempt writes a fresh report. The report stays plaintext
+    (people read it to fix the file): field paths and rules, with emails masked.
     """
-    quarantine_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(quarantine_dir)
     target = _free_name(quarantine_dir, path.name)
     report = {
         "file": path.name,
         "quarantined_at": datetime.now(UTC).isoformat(),
-        "errors": [error.as_dict() for error in errors],
+        "errors": [{"path": e.path, "message": without_emails(e.message)} for e in errors],
     }
     atomic_write_bytes(
         target.with_name(target.name + ".error.json"),
         json.dumps(report, indent=2, ensure_ascii=False).encode(),
     )
-    os.replace(path, target)
-    return target
+    return _keep(path, target, protection)
 
 
-def archive(path: Path, processed_dir: Path) -> Path | None:
+def archive(path: Path, processed_dir: Path, protection: DataProtection) -> Path | None:
     """Move a registered file out of the inbox; a file already gone is not an error."""
     if not path.exists():
         return None
-    processed_dir.mkdir(parents=True, exist_ok=True)
-    target = _free_name(processed_dir, path.name)
-    os.replace(path, target)
-    return target
+    private_directory(processed_dir)
+    return _keep(path, _free_name(processed_dir, path.name), protection)
+
+
+def _keep(path: Path, target: Path, protection: DataProtection) -> Path:
+    """Move `path` to `target`, owner-only; with a key, encrypted to `<target>.enc`.
+
+    Encrypted, the sealed copy is written (atomically) before the original is removed: a
+    crash in between keeps both, never neither.
+    """
+    if not protection.enabled:
+        os.replace(path, target)
+        os.chmod(target, PRIVATE_FILE_MODE)
+        return target
+    sealed = target.with_name(target.name + ENCRYPTED_SUFFIX)
+    atomic_write_bytes(sealed, protection.seal(path.read_bytes()))
+    path.unlink(missing_ok=True)
+    return sealed
+
+
+def kept_files(directory: Path) -> list[Path]:
+    """The raw files kept in `directory` (processed or quarantine), without error reports."""
+    if not directory.is_dir():
+        return []
+    return [
+        path
+        for path in sorted(directory.iterdir())
+        if path.is_file() and not path.name.startswith(".") and not path.name.endswith(".error.json")
+    ]
+
+
+def reseal_kept_file(path: Path, protection: DataProtection) -> Path:
+    """Bring one kept file to the newest key: an encrypted one is re-encrypted, a plaintext
+    one encrypted to `<name>.enc` (and removed). Returns the encrypted file."""
+    if path.name.endswith(ENCRYPTED_SUFFIX):
+        atomic_write_bytes(path, protection.reseal(path.read_bytes(), source=str(path)))
+        return path
+    return _keep(path, path, protection)

@@ -26,7 +26,12 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, Field, SecretStr, model_validator
 
-from contract_assets.domain.files import atomic_write_bytes, canonical_json
+from contract_assets.domain.files import (
+    PRIVATE_FILE_MODE,
+    atomic_write_bytes,
+    canonical_json,
+    private_directory,
+)
 from contract_assets.domain.home import ContractHome
 from contract_assets.domain.models import Email, StrictModel
 
@@ -150,8 +155,8 @@ class AlertLedger:
     @contextmanager
     def claim(self, alert_id: str) -> Iterator[bool]:
         """Yield whether `alert_id` is new; a new id is recorded if the block ends without error."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock_path.open("a") as lock:
+        private_directory(self.path.parent)
+        with _open_private(self._lock_path, os.O_WRONLY | os.O_APPEND) as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 sent = self.sent_ids()
@@ -196,10 +201,10 @@ class Notifier:
     def log(self, alert: Alert) -> None:
         """Append the alert's line to the log and sync it to disk."""
         path = self.config.log_path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(path.parent)
         # One write of a whole line to a file opened for appending: concurrent writers
         # each add whole lines.
-        with path.open("ab") as handle:
+        with _open_private(path, os.O_WRONLY | os.O_APPEND) as handle:
             handle.write(alert.as_json() + b"\n")
             handle.flush()
             os.fsync(handle.fileno())
@@ -218,6 +223,11 @@ class Notifier:
                 failures["email"] = _reason(exc)
         if failures:
             raise DeliveryError(alert.alert_id, failures)
+
+
+def _open_private(path: Path, flags: int):
+    """Open (creating it owner-only, 0600) a file for appending bytes."""
+    return os.fdopen(os.open(path, flags | os.O_CREAT, PRIVATE_FILE_MODE), "ab")
 
 
 def post_webhook(url: str, alert: Alert) -> None:

@@ -28,6 +28,7 @@ from contract_assets.domain.models import (
     RenderedFile,
     StrictModel,
 )
+from contract_assets.domain.protection import without_emails
 from contract_assets.domain.rendering import document as wording
 from contract_assets.domain.rendering.document import ContractDocument, Section, build_document
 from contract_assets.domain.rendering.html import HTML_ENVIRONMENT
@@ -111,6 +112,38 @@ def compare_drafts(previous: ContractDraft, current: ContractDraft) -> Redline:
         changes=changes,
         summary=summary,
     )
+
+
+_PERSONAL_TERM = re.compile(r"(us|counterparty)\.(address|signatory\.name|signatory\.email)")
+_WITHHELD_CHANGE = "details withheld: personal data, see the redline document"
+
+
+def changes_for_display(
+    redline: Redline, previous: ContractDraft, current: ContractDraft
+) -> tuple[str, list[str]]:
+    """The summary and one line per change, for Dagster's metadata: the old and new wording
+    of a change is withheld where it can quote personal data (a party's address or its
+    signatory's name or email: those key terms, and the clauses that print them)."""
+    personal = {
+        value
+        for draft in (previous, current)
+        for party in draft.parties
+        for value in (party.address, party.signatory.name, party.signatory.email)
+    }
+    bodies = {
+        clause.clause_id: clause.body
+        for draft in (previous, current)
+        for clause in draft.all_clauses()
+        if any(value in clause.body for value in personal)
+    }
+    summary, lines = redline.summary, []
+    for change in redline.changes:
+        described = change.summary
+        if _PERSONAL_TERM.fullmatch(change.clause_id) or change.clause_id in bodies:
+            summary = summary.replace(f"({change.summary})", f"({_WITHHELD_CHANGE})")
+            described = _WITHHELD_CHANGE
+        lines.append(without_emails(f"**{change.kind}** {change.title}: {described}"))
+    return without_emails(summary), lines
 
 
 # --- word diff ---------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 `requests/<contract_id>/r<N>.json` holds revision N's canonical request. A submission whose
 content hash equals an earlier revision's is that revision; anything else becomes the next.
+With a data key the request is stored encrypted; its content hash is of the request itself,
+so adding or rotating a key changes no hash and no decision bound to one.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from contract_assets.domain.files import (
     sha256_bytes,
 )
 from contract_assets.domain.models import ContractRequest, Revision
+from contract_assets.domain.protection import DataProtection
 from contract_assets.domain.serialization import dump_model, load_model
 
 _REVISION_FILE = re.compile(r"r(\d+)\.json")
@@ -43,8 +46,9 @@ class TypeChanged(Exception):
 
 
 class RevisionRegistry:
-    def __init__(self, requests_dir: Path):
+    def __init__(self, requests_dir: Path, protection: DataProtection | None = None):
         self.requests_dir = requests_dir
+        self.protection = protection if protection is not None else DataProtection.from_env()
 
     def revisions(self, contract_id: str) -> list[Revision]:
         """Every revision of one contract, oldest first."""
@@ -109,11 +113,11 @@ class RevisionRegistry:
                 request=request,
             )
             path = self.requests_dir / request.contract_id / f"r{number}.json"
-            atomic_write_bytes(path, dump_model(revision))
+            atomic_write_bytes(path, dump_model(revision, self.protection))
             return revision, True
 
     def _read(self, path: Path) -> Revision:
-        return load_model(path.read_bytes(), Revision, source=str(path))
+        return load_model(path.read_bytes(), Revision, source=str(path), protection=self.protection)
 
     def _lock(self):
         return exclusive_lock(self.requests_dir / ".lock")

@@ -2,16 +2,19 @@
 
 The IO manager writes through this layout; the status report and the assets that look
 across revisions (an sow's parent MSA) read through it. Nothing else builds these paths.
+Typed values are encrypted when a data key is configured; document files are not (they are
+what people sign and send) but, like everything here, are readable by their owner only.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 from contract_assets.domain.files import atomic_write_bytes, canonical_json, sha256_bytes, sha256_file
 from contract_assets.domain.models import FileBundle, StoredModel
+from contract_assets.domain.protection import DataProtection
 from contract_assets.domain.serialization import dump_model, load_model
 
 M = TypeVar("M", bound=StoredModel)
@@ -20,10 +23,15 @@ M = TypeVar("M", bound=StoredModel)
 @dataclass(frozen=True)
 class StorageLayout:
     base_dir: Path
+    protection: DataProtection = field(default_factory=DataProtection.from_env, repr=False)
 
     def value_path(self, asset: str, partition_key: str | None, suffix: str = ".json") -> Path:
         name = partition_key if partition_key is not None else asset
-        return self.base_dir / "values" / asset / f"{name}{suffix}"
+        return self.values_dir() / asset / f"{name}{suffix}"
+
+    def values_dir(self) -> Path:
+        """Where every typed value is kept (the records `rotate-key` re-encrypts)."""
+        return self.base_dir / "values"
 
     def documents_dir(self, partition_key: str) -> Path:
         return self.base_dir / "documents" / partition_key
@@ -33,14 +41,14 @@ class StorageLayout:
         if isinstance(model, FileBundle):
             model = self._write_files(partition_key or asset, model)
         path = self.value_path(asset, partition_key)
-        atomic_write_bytes(path, dump_model(model))
+        atomic_write_bytes(path, dump_model(model, self.protection))
         return path
 
     def read_model(self, asset: str, partition_key: str | None, expected: type[M]) -> M | None:
         path = self.value_path(asset, partition_key)
         if not path.exists():
             return None
-        return load_model(path.read_bytes(), expected, source=str(path))
+        return load_model(path.read_bytes(), expected, source=str(path), protection=self.protection)
 
     def _write_files(self, folder: str, bundle: FileBundle) -> FileBundle:
         """Write a bundle's files into a folder named by their content, under the partition's.

@@ -12,7 +12,7 @@ from contract_assets.domain.assembly import assemble_draft
 from contract_assets.domain.clause_library import ClauseLibrary, load_entities, load_library
 from contract_assets.domain.files import sha256_bytes
 from contract_assets.domain.models import ContractDraft, ContractRequest, CustomClause
-from contract_assets.domain.redline import Redline, compare_drafts
+from contract_assets.domain.redline import Redline, changes_for_display, compare_drafts
 from contract_assets.domain.requests import load_request_file
 
 REQUESTS = Path(__file__).resolve().parents[2] / "examples" / "requests"
@@ -185,6 +185,33 @@ def test_key_terms_outside_the_clauses_are_compared(
         "<del>0154</del><ins>0191</ins> Oslo, Norway"
     ) in html
     assert "<del>January</del><ins>March</ins> 2027" in html
+
+
+def test_changes_for_display_withhold_the_wording_of_personal_data(
+    r1: ContractDraft, library: ClauseLibrary
+) -> None:
+    """What Dagster's metadata shows of a redline: which terms changed, never an old or new
+    address, signatory name or email (those stay in the redline document)."""
+    request = load("02-msa-high-value.yaml")
+    signatory = request.counterparty.signatory.model_copy(
+        update={"name": "Ingrid Berg", "email": "i.berg@bluefjord.example"}
+    )
+    counterparty = request.counterparty.model_copy(
+        update={"address": "Dronning Eufemias gate 16, 0191 Oslo, Norway", "signatory": signatory}
+    )
+    current = draft(request.model_copy(update={"counterparty": counterparty, "payment_terms_days": 60}), 2, library)
+    redline = compare_drafts(r1, current)
+
+    summary, lines = changes_for_display(redline, r1, current)
+
+    shown = "\n".join([summary, *lines])
+    unfiltered = "\n".join([redline.summary, *(c.summary for c in redline.changes)])
+    for personal in ("Karl Johans", "Eufemias", "Nilsen", "Ingrid Berg", "i.berg@bluefjord.example"):
+        assert personal in unfiltered  # the redline itself says it
+        assert personal not in shown, personal
+    assert any(line.startswith("**changed** Counterparty address: details withheld") for line in lines)
+    fees = next(line for line in lines if "Fees" in line)
+    assert "45" in fees and "60" in fees  # business terms are shown as they changed
 
 
 # --- custom clauses ----------------------------------------------------------------------
