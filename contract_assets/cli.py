@@ -29,6 +29,7 @@ from contract_assets.domain.home import ContractHome
 from contract_assets.domain.protection import ENCRYPTED_SUFFIX, DataKeyError, DataProtection, new_key
 from contract_assets.domain.serialization import StoredTypeMismatch, open_envelope
 from contract_assets.domain.requests import InvalidRequest
+from contract_assets.domain.revisions import RevisionRegistry, parse_partition_key
 from contract_assets.operations import ContractOperations, RevisionStatus
 from contract_assets.database import create_database, database_url
 from contract_assets.auditing import verify_audit
@@ -185,9 +186,14 @@ def _rotate_key(home: ContractHome) -> int:
     protection = DataProtection.from_env()
     home.ensure()
     changed, failed = home.reseal(protection)
+    revisions, failed_revisions = Workspace(home).registry.reseal()
+    failed = {**failed, **failed_revisions}
     for path, reason in failed.items():
         print(f"not re-encrypted: {reason}", file=sys.stderr)
-    print(f"{len(changed)} file(s) now encrypted with key {protection.key_ids[0]}; {len(failed)} failed")
+    print(
+        f"{len(changed)} file(s) and {revisions} registered revision(s) now encrypted with key "
+        f"{protection.key_ids[0]}; {len(failed)} failed"
+    )
     if failed:
         return 1
     if len(protection.key_ids) > 1:
@@ -195,9 +201,18 @@ def _rotate_key(home: ContractHome) -> int:
     return 0
 
 
-def _decrypt(path: Path) -> int:
-    """Print a stored record or kept file in plaintext (the key must be configured)."""
+def _decrypt(workspace: Workspace, path: Path) -> int:
+    """Print a stored record or kept file in plaintext (the key must be configured); a
+    revision key (`acme-robotics-nda.r1`) prints that registered revision."""
     protection = DataProtection.from_env()
+    if not path.exists() and _is_revision_key(str(path)):
+        contract_id, _, number = str(path).rpartition(".")
+        data = workspace.records.get(RevisionRegistry.KIND, contract_id, number)
+        if data is None:
+            print(f"no revision {path} has been submitted", file=sys.stderr)
+            return 1
+        sys.stdout.buffer.write(open_envelope(data, protection, source=f"revision {path}"))
+        return 0
     data = path.read_bytes()
     if path.name.endswith(ENCRYPTED_SUFFIX):
         plain = protection.open(data, source=str(path))
@@ -314,7 +329,7 @@ def _migrate(home: ContractHome) -> int:
         instance.upgrade()
     create_schema(records_url(home.root))
     print(f"instance schema up to date ({'postgres' if url else 'sqlite'}) at {home.dagster_home}")
-    print("project tables (audit trail) up to date")
+    print("project tables (revisions, decisions, alerts, audit trail) up to date")
     return 0
 
 
@@ -394,8 +409,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser(
         "rotate-key", help="re-encrypt every stored record with the newest configured data key"
     )
-    decrypt = commands.add_parser("decrypt", help="print an encrypted record or kept file in plaintext")
-    decrypt.add_argument("path", type=Path)
+    decrypt = commands.add_parser(
+        "decrypt", help="print an encrypted revision (by key), record or kept file in plaintext"
+    )
+    decrypt.add_argument("path", type=Path, help="a file, or a revision key like acme-robotics-nda.r1")
     commands.add_parser("daemon", help="run dagster-daemon (sensors, schedules) on this home")
     commands.add_parser(
         "migrate", help="create the PostgreSQL database if needed and upgrade the instance schema"
@@ -472,8 +489,17 @@ def _command(args: argparse.Namespace) -> int:
         if args.command == "rotate-key":
             return _rotate_key(home)
         if args.command == "decrypt":
-            return _decrypt(args.path)
+            return _decrypt(operations.workspace, args.path)
         return _demo(home, operations, args.directory)
+
+
+
+def _is_revision_key(text: str) -> bool:
+    try:
+        parse_partition_key(text)
+    except ValueError:
+        return False
+    return "/" not in text
 
 
 if __name__ == "__main__":

@@ -63,8 +63,13 @@ class Workspace:
         return DataProtection.from_env()
 
     @cached_property
+    def records(self) -> RecordStore:
+        """The project's database: SQLite in the home, or the instance's PostgreSQL."""
+        return RecordStore(records_url(self.home.root))
+
+    @cached_property
     def registry(self) -> RevisionRegistry:
-        return RevisionRegistry(self.home.requests_dir, self.protection)
+        return RevisionRegistry(self.records, self.protection)
 
     @cached_property
     def layout(self) -> StorageLayout:
@@ -72,7 +77,7 @@ class Workspace:
 
     @cached_property
     def decisions(self) -> DecisionLog:
-        return DecisionLog(self.home.decisions_dir)
+        return DecisionLog(self.records)
 
     @cached_property
     def approvers(self) -> ApproverDirectory:

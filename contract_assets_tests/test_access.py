@@ -12,6 +12,7 @@ import pytest
 
 from contract_assets.domain.access import AccessConfigError, AccessControl, AccessPolicy, Permission
 from contract_assets.partitions import REVISIONS
+from contract_assets.resources import Workspace
 from contract_assets.sensors import inbox_sensor
 from contract_assets_tests.harness import SAMPLES, cli
 from contract_assets_tests.test_sensors import tick
@@ -31,8 +32,6 @@ def policy(home):
 
 
 def refusals(home):
-    from contract_assets.resources import Workspace
-
     return [e for e in Workspace(home).audit.entries() if e.action == "access_refused"]
 
 
@@ -62,7 +61,7 @@ def test_submit_by_someone_not_listed_is_refused_audited_and_stores_nothing(poli
 
     assert result.returncode == 3
     assert "'bob' may not submit" in result.stderr
-    assert not any(policy.requests_dir.rglob("*.json"))
+    assert Workspace(policy).registry.all() == []
     [refusal] = refusals(policy)
     assert refusal.actor == "bob" and refusal.details["permission"] == "submit"
 

@@ -147,4 +147,4 @@ def test_text_a_contract_cannot_show_is_refused_at_submit(home, tmp_path, text, 
     assert result.returncode == 2
     (error,) = json.loads(result.stdout)["errors"]
     assert error["path"] == "counterparty.legal_name" and message in error["message"]
-    assert not (home.requests_dir / "acme-robotics-nda").exists()
+    assert Workspace(home).registry.revisions("acme-robotics-nda") == []

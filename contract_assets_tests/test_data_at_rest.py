@@ -26,7 +26,8 @@ from contract_assets.domain.home import DATABASE_ENV
 from contract_assets.domain.protection import KEY_ENV, new_key
 from contract_assets.domain.requests import parse_request
 from contract_assets.domain.signing import read_private_key, read_public_key, write_keypair
-from contract_assets.resources import SHIPPED_LIBRARY
+from contract_assets.domain.revisions import RevisionRegistry
+from contract_assets.resources import SHIPPED_LIBRARY, Workspace
 from contract_assets.sensors import executed_sensor, inbox_sensor
 from contract_assets_tests.harness import INVALID, SAMPLE_FILES, SAMPLES, cli, contract_home, operations_for
 from contract_assets_tests.test_approval_flow import run_all
@@ -36,7 +37,7 @@ pytestmark = pytest.mark.slow
 
 BAD = INVALID / "bad-email-and-type-mismatch.yaml"
 NDA = "acme-robotics-nda.r1"
-RECORDS = ("requests", "storage/values", "processed", "quarantine")
+RECORDS = ("storage/values", "processed", "quarantine")
 
 
 def personal_values() -> tuple[set[str], set[str]]:
@@ -230,7 +231,7 @@ def test_without_the_key_the_console_names_the_missing_key(encrypted):
 
 def test_decrypt_prints_a_record_and_a_kept_file_in_plaintext(encrypted):
     home, _, _ = encrypted
-    record = cli("decrypt", str(home.requests_dir / "acme-robotics-nda" / "r1.json"), home=home)
+    record = cli("decrypt", "acme-robotics-nda.r1", home=home)
     assert record.returncode == 0, record.stderr
     envelope = json.loads(record.stdout)
     assert envelope["model"] == "Revision"
@@ -281,4 +282,10 @@ def test_rotate_key_moves_every_record_to_the_new_key(encrypted):
             with pytest.raises(InvalidToken):
                 Fernet(old).decrypt(token)
             tokens += 1
+    for record in Workspace(home).records.list(RevisionRegistry.KIND):
+        token = json.loads(record.body)["encrypted"].encode()
+        Fernet(new).decrypt(token)
+        with pytest.raises(InvalidToken):
+            Fernet(old).decrypt(token)
+        tokens += 1
     assert tokens > 40

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, timedelta
 
 from dagster import DagsterEventType, build_run_status_sensor_context
@@ -10,6 +9,7 @@ from ruamel.yaml import YAML
 
 from contract_assets import schedules
 from contract_assets import resources as draft_module  # where drafts are assembled
+from contract_assets.domain.notify import Notifier, NotifierConfig
 from contract_assets.definitions import build_definitions
 from contract_assets.domain.register import add_months
 from contract_assets_tests.harness import SAMPLES
@@ -17,8 +17,9 @@ from contract_assets_tests.test_pipeline import run_revision
 
 
 def alerts(home) -> list[dict]:
-    log = home.alerts_dir / "alerts.jsonl"
-    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    """Every alert logged in the home, oldest first, as the webhook would receive it."""
+    logged = Notifier(NotifierConfig.for_home(home)).logged()
+    return [alert.model_dump(mode="json") for alert in logged]
 
 
 def run_job(home, ops, name: str):

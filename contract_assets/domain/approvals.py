@@ -15,11 +15,12 @@ import base64
 import binascii
 import io
 import json
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
+
+from sqlalchemy.engine import Connection
 
 from pydantic import AfterValidator, AwareDatetime, Field, ValidationError, field_validator
 from ruamel.yaml import YAML
@@ -29,7 +30,6 @@ from contract_assets.domain import signing
 from contract_assets.domain.files import (
     atomic_write_bytes,
     canonical_json,
-    exclusive_lock,
     sha256_bytes,
 )
 from contract_assets.domain.models import (
@@ -40,6 +40,7 @@ from contract_assets.domain.models import (
     StoredModel,
     StrictModel,
 )
+from contract_assets.domain.records import RecordStore
 from contract_assets.domain.serialization import dump_model, load_model
 
 APPROVERS_FILE = "approvers.yaml"
@@ -342,101 +343,80 @@ def _same_person(
 
 # --- the decision log --------------------------------------------------------------------
 
-_ACCEPTED_FILE = re.compile(r"(\d{4,})-([0-9a-f]{64})\.json")
-_REFUSED_FILE = re.compile(r"(\d{8}T\d{12}Z)-([0-9a-f]{64})\.json")
-
-
 class DecisionLog:
-    """Append-only decisions per revision under `base_dir`.
+    """Append-only decisions per revision, as records in the project's database.
 
-    `<partition_key>/accepted/<NNNN>-<decision_id>.json` holds each decision that counted,
-    numbered in the order it was accepted; `<partition_key>/refused/<time>-<decision_id>.json`
-    each refused attempt with its reason. Files are written atomically and never changed.
+    Each decision that counted is a `decision.accepted` record (in the order accepted);
+    each refused attempt a `decision.refused` record with its reason; an expired revision
+    has one `decision.expired` record. Records are added once and never changed.
     """
 
-    def __init__(self, base_dir: Path):
-        self.base_dir = base_dir
+    ACCEPTED, REFUSED, EXPIRED = "decision.accepted", "decision.refused", "decision.expired"
 
-    def partition_dir(self, partition_key: str) -> Path:
-        if partition_key in {"", ".", ".."} or any(sep in partition_key for sep in "/\\"):
-            raise ValueError(f"'{partition_key}' is not a revision key like 'blue-fjord-msa.r2'")
-        return self.base_dir / partition_key
+    def __init__(self, store: RecordStore):
+        self.store = store
 
-    def accepted(self, partition_key: str) -> list[SignedDecision]:
+    def accepted(self, partition_key: str, *, connection: Connection | None = None) -> list[SignedDecision]:
         """The decisions that counted for a revision, in the order they were accepted."""
-        directory = self.partition_dir(partition_key) / "accepted"
-        files = sorted(
-            (int(match.group(1)), path)
-            for path in _listing(directory)
-            if (match := _ACCEPTED_FILE.fullmatch(path.name))
-        )
-        return [load_model(p.read_bytes(), SignedDecision, source=str(p)) for _, p in files]
+        records = self.store.list(self.ACCEPTED, _checked(partition_key), connection=connection)
+        return [load_model(r.body, SignedDecision, source=f"decision {r.name}") for r in records]
 
-    def refused(self, partition_key: str) -> list[tuple[SignedDecision, str]]:
+    def refused(
+        self, partition_key: str, *, connection: Connection | None = None
+    ) -> list[tuple[SignedDecision, str]]:
         """Every refused attempt on a revision with its reason, oldest first."""
-        directory = self.partition_dir(partition_key) / "refused"
-        paths = sorted(p for p in _listing(directory) if _REFUSED_FILE.fullmatch(p.name))
-        records = [load_model(p.read_bytes(), RefusedDecision, source=str(p)) for p in paths]
-        return [(record.decision, record.reason) for record in records]
+        records = self.store.list(self.REFUSED, _checked(partition_key), connection=connection)
+        refusals = [load_model(r.body, RefusedDecision, source=f"refusal {r.name}") for r in records]
+        return [(refusal.decision, refusal.reason) for refusal in refusals]
 
-    def recorded_ids(self, partition_key: str) -> set[str]:
+    def recorded_ids(self, partition_key: str, *, connection: Connection | None = None) -> set[str]:
         """The ids of every decision recorded for a revision, accepted or refused."""
-        accepted = {d.decision_id for d in self.accepted(partition_key)}
-        return accepted | {d.decision_id for d, _ in self.refused(partition_key)}
+        accepted = {d.decision_id for d in self.accepted(partition_key, connection=connection)}
+        return accepted | {d.decision_id for d, _ in self.refused(partition_key, connection=connection)}
 
     def record(
         self, signed: SignedDecision, reason: str | None, *, partition_key: str | None = None
-    ) -> Path:
-        """Record `signed` as accepted (`reason` None) or refused with `reason`; returns the file.
+    ) -> bool:
+        """Record `signed` as accepted (`reason` None) or refused with `reason`; True when a
+        record was added (an accepted decision already there adds nothing).
 
-        Filed under `partition_key` (default: the revision the decision names). Recording
-        an accepted decision that is already there writes nothing and returns its file.
+        Filed under `partition_key` (default: the revision the decision names).
         """
         key = partition_key or signed.payload.partition_key
-        with self.lock(key):
-            return self._write(key, signed, reason)
+        with self.lock(key) as connection:
+            return self.write(key, signed, reason, connection=connection)
 
     def expire(self, partition_key: str, at: datetime) -> None:
         """Mark a pending revision expired (its approval window has passed); idempotent."""
-        marker = self.partition_dir(partition_key) / "expired.json"
-        if not marker.exists():
-            atomic_write_bytes(marker, canonical_json({"expired_at": at.isoformat()}))
+        body = canonical_json({"expired_at": at.isoformat()})
+        self.store.add(self.EXPIRED, _checked(partition_key), "expired", body)
 
     def expired_at(self, partition_key: str) -> datetime | None:
-        marker = self.partition_dir(partition_key) / "expired.json"
-        if not marker.exists():
-            return None
-        return datetime.fromisoformat(json.loads(marker.read_bytes())["expired_at"])
+        body = self.store.get(self.EXPIRED, _checked(partition_key), "expired")
+        return None if body is None else datetime.fromisoformat(json.loads(body)["expired_at"])
 
-    def lock(self, partition_key: str):
-        """Hold the revision's lock: one reader-then-writer at a time, across processes."""
-        return exclusive_lock(self.partition_dir(partition_key) / ".lock")
+    def lock(self, partition_key: str):  # noqa: ANN201
+        """Hold the write lock (one reader-then-writer at a time, across processes); yields
+        the connection that reads and writes inside it."""
+        _checked(partition_key)
+        return self.store.transaction()
 
-    def _write(self, key: str, signed: SignedDecision, reason: str | None) -> Path:
-        directory = self.partition_dir(key)
+    def write(self, key: str, signed: SignedDecision, reason: str | None, *, connection: Connection) -> bool:
+        """Add the record of one decision, inside `lock(key)`."""
         if reason is not None:
             refused_at = datetime.now(UTC)
             record = RefusedDecision(decision=signed, reason=reason, refused_at=refused_at)
-            stamp = refused_at.strftime("%Y%m%dT%H%M%S%fZ")
-            path = directory / "refused" / f"{stamp}-{signed.decision_id}.json"
-            atomic_write_bytes(path, dump_model(record))
-            return path
-        numbered = [
-            (int(match.group(1)), match.group(2), path)
-            for path in _listing(directory / "accepted")
-            if (match := _ACCEPTED_FILE.fullmatch(path.name))
-        ]
-        for _, decision_id, path in numbered:
-            if decision_id == signed.decision_id:
-                return path
-        number = max((n for n, _, _ in numbered), default=0) + 1
-        path = directory / "accepted" / f"{number:04d}-{signed.decision_id}.json"
-        atomic_write_bytes(path, dump_model(signed))
-        return path
+            name = f"{refused_at.strftime('%Y%m%dT%H%M%S%fZ')}-{signed.decision_id}"
+            return self.store.add(self.REFUSED, key, name, dump_model(record), connection=connection)
+        return self.store.add(self.ACCEPTED, key, signed.decision_id, dump_model(signed), connection=connection)
 
 
-def _listing(directory: Path) -> list[Path]:
-    return list(directory.iterdir()) if directory.is_dir() else []
+def _checked(partition_key: str) -> str:
+    """A revision key, or ValueError: decisions are filed only under real revision keys."""
+    contract_id, _, number = partition_key.rpartition(".r")
+    if not contract_id or not number.isdigit() or any(sep in partition_key for sep in "/\\"):
+        raise ValueError(f"'{partition_key}' is not a revision key like 'blue-fjord-msa.r2'")
+    return partition_key
 
 
 def record_decision(
@@ -459,18 +439,18 @@ def record_decision(
         raise ValueError(
             f"the routing of {routing.partition_key} does not belong to revision {key}"
         )
-    with log.lock(key):
-        accepted = log.accepted(key)
+    with log.lock(key) as connection:
+        accepted = log.accepted(key, connection=connection)
         reason = verify_decision(
             signed,
             routing=routing,
             revision=revision,
             approvers=approvers,
             accepted=accepted,
-            recorded_ids=log.recorded_ids(key),
+            recorded_ids=log.recorded_ids(key, connection=connection),
             superseded=superseded,
         )
-        log._write(key, signed, reason)
+        log.write(key, signed, reason, connection=connection)
         if reason is None:
             accepted = [*accepted, signed]
         return reason is None, reason, approval_state(routing, accepted)

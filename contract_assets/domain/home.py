@@ -91,10 +91,6 @@ class ContractHome:
         return Path(explicit).resolve() if explicit else self.root / "dagster"
 
     @property
-    def requests_dir(self) -> Path:
-        return self.root / "requests"
-
-    @property
     def storage_dir(self) -> Path:
         """Base directory of the IO manager (typed values and document files)."""
         return self.root / "storage"
@@ -113,19 +109,9 @@ class ContractHome:
         return self.root / "processed"
 
     @property
-    def decisions_dir(self) -> Path:
-        """Signed approval decisions, accepted and refused, per revision."""
-        return self.root / "decisions"
-
-    @property
     def executed_dir(self) -> Path:
         """Countersigned PDFs dropped here as `<partition_key>.pdf` mark a revision executed."""
         return self.root / "executed"
-
-    @property
-    def alerts_dir(self) -> Path:
-        """The alert log and the ledger of alerts already sent."""
-        return self.root / "alerts"
 
     @property
     def config_dir(self) -> Path:
@@ -141,14 +127,11 @@ class ContractHome:
         private_directory(self.root)
         os.chmod(self.root, PRIVATE_DIR_MODE)
         for directory in (
-            self.requests_dir,
             self.storage_dir,
             self.inbox_dir,
             self.quarantine_dir,
             self.processed_dir,
-            self.decisions_dir,
             self.executed_dir,
-            self.alerts_dir,
             self.config_dir,
             self.dagster_home,
         ):
@@ -165,8 +148,8 @@ class ContractHome:
         return self
 
     def reseal(self, protection: DataProtection) -> tuple[list[Path], dict[Path, str]]:
-        """Encrypt every record that holds personal data with the newest key: registered
-        requests, typed values, kept inbox files (plaintext ones too, so that a key added to
+        """Encrypt every file that holds personal data with the newest key: typed values,
+        kept inbox files (plaintext ones too, so that a key added to
         a running home covers what came before). Each file is replaced atomically.
 
         Returns the files rewritten and those that could not be (with why); run it while
@@ -178,7 +161,7 @@ class ContractHome:
         failed: dict[Path, str] = {}
         envelopes = [
             path
-            for root in (self.requests_dir, StorageLayout(self.storage_dir, protection).values_dir())
+            for root in (StorageLayout(self.storage_dir, protection).values_dir(),)
             if root.is_dir()
             for path in sorted(root.rglob("*.json"))
             if not path.name.startswith(".")

@@ -1,43 +1,36 @@
 """Alerts: logged first, then delivered by webhook and email, each alert id at most once.
 
-The alert log (one JSON line per alert) is the source of truth: a line is written and
-synced before any delivery is tried, so a broken webhook or mail server never loses an
-alert, it only fails its delivery with a `DeliveryError` naming the channel and the cause.
+The alert log (a record per alert in the project's database) is the source of truth: the
+record is committed before any delivery is tried, so a broken webhook or mail server never
+loses an alert, it only fails its delivery with a `DeliveryError` naming the channel and
+the cause.
 """
 
 from __future__ import annotations
 
-import fcntl
 import http.client
-import json
-import os
 import smtplib
 import ssl
+import uuid
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, Field, SecretStr, model_validator
 
-from contract_assets.domain.files import (
-    PRIVATE_FILE_MODE,
-    atomic_write_bytes,
-    canonical_json,
-    private_directory,
-)
+from sqlalchemy.engine import Connection
+
+from contract_assets.domain.files import canonical_json
 from contract_assets.domain.home import ContractHome
 from contract_assets.domain.models import Email, StrictModel
+from contract_assets.domain.records import RecordStore, records_url
 
 DELIVERY_TIMEOUT_SECONDS = 5.0
-LOG_FILE = "alerts.jsonl"
-LEDGER_FILE = "sent.json"
+ALERT, SENT = "alert", "alert.sent"  # record kinds: the alert log, the ids already sent
 
 AlertKind = Literal["renewal", "sla_escalation", "expired", "run_failure"]
 
@@ -97,7 +90,7 @@ class SmtpConfig(StrictModel):
 
 
 class NotifierConfig(StrictModel):
-    log_path: Path
+    store_url: str  # the project's database, where every alert is logged
     webhook_url: Annotated[str, AfterValidator(_http_url)] | None = None
     smtp: SmtpConfig | None = None
 
@@ -105,8 +98,8 @@ class NotifierConfig(StrictModel):
     def for_home(
         cls, home: ContractHome, *, webhook_url: str | None = None, smtp: SmtpConfig | None = None
     ) -> NotifierConfig:
-        """The configuration that logs to the home's alert directory."""
-        return cls(log_path=home.alerts_dir / LOG_FILE, webhook_url=webhook_url, smtp=smtp)
+        """The configuration that logs to the home's database."""
+        return cls(store_url=records_url(home.root), webhook_url=webhook_url, smtp=smtp)
 
 
 class DeliveryError(Exception):
@@ -123,62 +116,34 @@ class DeliveryError(Exception):
 
 
 class AlertLedger:
-    """The ids of alerts already sent, kept in a JSON file that is replaced atomically.
+    """The ids of alerts already sent, in the project's database: an id is added once, in
+    the same transaction as the alert's log record, so no alert is sent twice or lost."""
 
-    `claim` holds an exclusive lock on a file beside the ledger, so processes sharing a
-    ledger (a schedule and a sensor) cannot both send the same alert or lose each other's ids.
-    """
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._lock_path = path.with_name(f".{path.name}.lock")
+    def __init__(self, store_url: str):
+        self.store = RecordStore(store_url)
 
     @classmethod
     def for_home(cls, home: ContractHome) -> AlertLedger:
-        return cls(home.alerts_dir / LEDGER_FILE)
+        return cls(records_url(home.root))
 
     def sent_ids(self) -> frozenset[str]:
-        if not self.path.exists():
-            return frozenset()
-        try:
-            data = json.loads(self.path.read_bytes())
-            return frozenset(data["alert_ids"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(
-                f"{self.path}: not an alert ledger ({exc}); restore it or delete it "
-                "(deleting it lets already sent alerts be sent again)"
-            ) from None
+        return frozenset(record.name for record in self.store.list(SENT))
 
     def __contains__(self, alert_id: object) -> bool:
-        return alert_id in self.sent_ids()
-
-    @contextmanager
-    def claim(self, alert_id: str) -> Iterator[bool]:
-        """Yield whether `alert_id` is new; a new id is recorded if the block ends without error."""
-        private_directory(self.path.parent)
-        with _open_private(self._lock_path, os.O_WRONLY | os.O_APPEND) as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                sent = self.sent_ids()
-                yield alert_id not in sent
-                if alert_id not in sent:
-                    atomic_write_bytes(
-                        self.path, canonical_json({"alert_ids": sorted(sent | {alert_id})})
-                    )
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        return isinstance(alert_id, str) and self.store.get(SENT, "", alert_id) is not None
 
 
 class Notifier:
     def __init__(self, config: NotifierConfig):
         self.config = config
+        self.store = RecordStore(config.store_url)
 
     def send(self, alert: Alert) -> bool:
         """Log the alert, then deliver it by every configured channel.
 
         Returns True when the alert is logged and every configured channel took it. Every
         channel is tried even if one fails; then `DeliveryError` lists the failures (the
-        log line is written either way).
+        log record is written either way).
         """
         self.log(alert)
         self._deliver(alert)
@@ -187,27 +152,28 @@ class Notifier:
     def send_once(self, alert: Alert, ledger: AlertLedger) -> bool:
         """Send an alert id at most once ever: False (and nothing logged) when already sent.
 
-        The id is recorded as soon as its log line is written, before delivery: a failed
-        delivery raises `DeliveryError` and is not retried (the log keeps the alert). A crash
-        between logging and recording can log an alert twice; it never loses one.
+        The id and the log record are added in one transaction, before delivery: a failed
+        delivery raises `DeliveryError` and is not retried (the log keeps the alert), and a
+        crash at any point leaves the alert either logged and claimed, or neither.
         """
-        with ledger.claim(alert.alert_id) as first:
-            if not first:
+        with ledger.store.transaction() as connection:
+            if not ledger.store.add(SENT, "", alert.alert_id, b"", connection=connection):
                 return False
+            if ledger.store.url == self.store.url:
+                self.log(alert, connection=connection)
+        if ledger.store.url != self.store.url:
             self.log(alert)
         self._deliver(alert)
         return True
 
-    def log(self, alert: Alert) -> None:
-        """Append the alert's line to the log and sync it to disk."""
-        path = self.config.log_path
-        private_directory(path.parent)
-        # One write of a whole line to a file opened for appending: concurrent writers
-        # each add whole lines.
-        with _open_private(path, os.O_WRONLY | os.O_APPEND) as handle:
-            handle.write(alert.as_json() + b"\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+    def log(self, alert: Alert, *, connection: Connection | None = None) -> None:
+        """Add the alert to the alert log (every send is a record, duplicates included)."""
+        name = f"{alert.created_at.isoformat()}-{uuid.uuid4().hex[:12]}"
+        self.store.add(ALERT, alert.kind, name, alert.as_json(), connection=connection)
+
+    def logged(self) -> list[Alert]:
+        """Every alert logged, oldest first."""
+        return [Alert.model_validate_json(record.body) for record in self.store.list(ALERT)]
 
     def _deliver(self, alert: Alert) -> None:
         failures: dict[str, str] = {}
@@ -223,11 +189,6 @@ class Notifier:
                 failures["email"] = _reason(exc)
         if failures:
             raise DeliveryError(alert.alert_id, failures)
-
-
-def _open_private(path: Path, flags: int):
-    """Open (creating it owner-only, 0600) a file for appending bytes."""
-    return os.fdopen(os.open(path, flags | os.O_CREAT, PRIVATE_FILE_MODE), "ab")
 
 
 def post_webhook(url: str, alert: Alert) -> None:

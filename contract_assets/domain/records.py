@@ -30,10 +30,12 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    update,
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
+from contract_assets.domain.files import PRIVATE_FILE_MODE, private_directory
 from contract_assets.domain.home import DATABASE_ENV
 
 SCHEMA_LOCK_ID = 7_242_026  # the PostgreSQL advisory lock that serializes schema creation
@@ -108,8 +110,18 @@ def write_transaction(url: str, table: str) -> Iterator[Connection]:
 _ready: set[str] = set()
 
 
+def _owner_only_file(path: Path) -> None:
+    """Create the SQLite file owner-only before SQLite does (it would follow the umask);
+    SQLite gives its journal the same mode."""
+    private_directory(path.parent)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE))
+    os.chmod(path, PRIVATE_FILE_MODE)
+
+
 def create_schema(url: str) -> None:
     """Create the project's tables where missing (what `contract-assets migrate` does)."""
+    if url.startswith("sqlite:///"):
+        _owner_only_file(Path(url.removeprefix("sqlite:///")))
     # Serialized, so that two processes starting at once do not both create a table.
     with _engine(url, writer=True).begin() as connection:  # SQLite: BEGIN IMMEDIATE
         if connection.dialect.name == "postgresql":
@@ -175,6 +187,14 @@ class RecordStore:
             )
         )
         return True
+
+    def replace(self, kind: str, scope: str, name: str, body: bytes, *, connection: Connection) -> None:
+        """Put new bytes of the same content in a record (re-encryption with a new key only)."""
+        connection.execute(
+            update(records_table)
+            .where(records_table.c.kind == kind, records_table.c.scope == scope, records_table.c.name == name)
+            .values(body=body)
+        )
 
     def get(self, kind: str, scope: str, name: str, *, connection: Connection | None = None) -> bytes | None:
         query = select(records_table.c.body).where(

@@ -1,28 +1,23 @@
-"""The revision registry: every submitted request, one immutable file per revision.
+"""The revision registry: every submitted request, one immutable record per revision.
 
-`requests/<contract_id>/r<N>.json` holds revision N's canonical request. A submission whose
-content hash equals an earlier revision's is that revision; anything else becomes the next.
+Revision N of a contract is the record (`revision`, `<contract_id>`, `r<N>`) in the
+project's database (`domain.records`). A submission whose content hash equals an earlier
+revision's is that revision; anything else becomes the next.
 With a data key the request is stored encrypted; its content hash is of the request itself,
 so adding or rotating a key changes no hash and no decision bound to one.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
-from pathlib import Path
 
-from contract_assets.domain.files import (
-    atomic_write_bytes,
-    canonical_json,
-    exclusive_lock,
-    sha256_bytes,
-)
+from sqlalchemy.engine import Connection
+
+from contract_assets.domain.files import canonical_json, sha256_bytes
 from contract_assets.domain.models import ContractRequest, Revision
-from contract_assets.domain.protection import DataProtection
-from contract_assets.domain.serialization import dump_model, load_model
-
-_REVISION_FILE = re.compile(r"r(\d+)\.json")
+from contract_assets.domain.protection import DataKeyError, DataProtection
+from contract_assets.domain.records import Record, RecordStore
+from contract_assets.domain.serialization import StoredTypeMismatch, dump_model, load_model, reseal_envelope
 
 
 def content_hash(request: ContractRequest) -> str:
@@ -46,40 +41,30 @@ class TypeChanged(Exception):
 
 
 class RevisionRegistry:
-    def __init__(self, requests_dir: Path, protection: DataProtection | None = None):
-        self.requests_dir = requests_dir
+    """Every registered revision, as immutable records in the project's database."""
+
+    KIND = "revision"
+
+    def __init__(self, store: RecordStore, protection: DataProtection | None = None):
+        self.store = store
         self.protection = protection if protection is not None else DataProtection.from_env()
 
-    def revisions(self, contract_id: str) -> list[Revision]:
+    def revisions(self, contract_id: str, *, connection: Connection | None = None) -> list[Revision]:
         """Every revision of one contract, oldest first."""
-        directory = self.requests_dir / contract_id
-        if not directory.is_dir():
-            return []
-        numbered = []
-        for path in directory.iterdir():
-            match = _REVISION_FILE.fullmatch(path.name)
-            if match:
-                numbered.append((int(match.group(1)), path))
-        return [self._read(path) for _, path in sorted(numbered)]
+        records = self.store.list(self.KIND, contract_id, connection=connection)
+        return sorted((self._read(record) for record in records), key=lambda r: r.revision)
 
     def all(self) -> list[Revision]:
         """Every revision of every contract, in order of submission."""
-        if not self.requests_dir.is_dir():
-            return []
-        revisions = [
-            revision
-            for directory in self.requests_dir.iterdir()
-            if directory.is_dir()
-            for revision in self.revisions(directory.name)
-        ]
+        revisions = [self._read(record) for record in self.store.list(self.KIND)]
         return sorted(revisions, key=lambda r: (r.submitted_at, r.contract_id, r.revision))
 
     def get(self, key: str) -> Revision:
         contract_id, number = parse_partition_key(key)
-        path = self.requests_dir / contract_id / f"r{number}.json"
-        if not path.exists():
+        body = self.store.get(self.KIND, contract_id, _name(number))
+        if body is None:
             raise KeyError(f"no revision {key} has been submitted")
-        return self._read(path)
+        return load_model(body, Revision, source=f"revision {key}", protection=self.protection)
 
     def latest_request(self, contract_id: str) -> ContractRequest | None:
         revisions = self.revisions(contract_id)
@@ -88,12 +73,13 @@ class RevisionRegistry:
     def register(self, request: ContractRequest, *, source_file: str | None) -> tuple[Revision, bool]:
         """Store `request` as a revision; returns it and whether it is new.
 
-        Equal content is the existing revision. Serialised by a lock so that two
-        concurrent submissions of one contract never take the same number.
+        Equal content is the existing revision. One transaction holds the write lock from
+        reading the contract's revisions to adding the new one, so two concurrent
+        submissions of one contract never take the same number.
         """
         digest = content_hash(request)
-        with self._lock():
-            existing = self.revisions(request.contract_id)
+        with self.store.transaction() as connection:
+            existing = self.revisions(request.contract_id, connection=connection)
             for revision in existing:
                 if revision.content_hash == digest:
                     return revision, False
@@ -112,12 +98,32 @@ class RevisionRegistry:
                 source_file=source_file,
                 request=request,
             )
-            path = self.requests_dir / request.contract_id / f"r{number}.json"
-            atomic_write_bytes(path, dump_model(revision, self.protection))
+            body = dump_model(revision, self.protection)
+            self.store.add(self.KIND, request.contract_id, _name(number), body, connection=connection)
             return revision, True
 
-    def _read(self, path: Path) -> Revision:
-        return load_model(path.read_bytes(), Revision, source=str(path), protection=self.protection)
+    def reseal(self) -> tuple[int, dict[str, str]]:
+        """Re-encrypt every stored revision with the newest data key (key rotation); returns
+        how many were rewritten and, by revision, why any could not be."""
+        rewritten, failed = 0, {}
+        with self.store.transaction() as connection:
+            for record in self.store.list(self.KIND, connection=connection):
+                where = f"revision {record.scope}.{record.name}"
+                try:
+                    sealed = reseal_envelope(record.body, self.protection, source=where)
+                except (DataKeyError, StoredTypeMismatch) as exc:
+                    failed[where] = str(exc)
+                    continue
+                if sealed is not None:
+                    self.store.replace(self.KIND, record.scope, record.name, sealed, connection=connection)
+                    rewritten += 1
+        return rewritten, failed
 
-    def _lock(self):
-        return exclusive_lock(self.requests_dir / ".lock")
+    def _read(self, record: Record) -> Revision:
+        return load_model(
+            record.body, Revision, source=f"revision {record.scope}.{record.name}", protection=self.protection
+        )
+
+
+def _name(number: int) -> str:
+    return f"r{number}"

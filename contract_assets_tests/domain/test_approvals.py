@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
+from contract_assets.domain.records import RecordStore
 from contract_assets.domain.approvals import (
     Approver,
     ApproverConfigError,
@@ -133,7 +134,7 @@ class Desk:
 
 @pytest.fixture
 def log(tmp_path) -> DecisionLog:
-    return DecisionLog(tmp_path / "decisions")
+    return DecisionLog(RecordStore(f"sqlite:///{tmp_path / 'records.db'}"))
 
 
 @pytest.fixture
@@ -388,20 +389,18 @@ def test_auto_approved_revision_refuses_decisions(make_desk):
 # --- the decision log --------------------------------------------------------------------
 
 
-def test_accepted_decisions_are_numbered_files_in_order(desk):
+def test_accepted_decisions_are_kept_in_the_order_accepted(desk):
     desk.decide("bob", "legal")
     desk.decide("alice", "finance")
-    directory = desk.log.partition_dir("blue-fjord-msa.r2") / "accepted"
-    names = sorted(p.name for p in directory.iterdir())
-    assert [n[:5] for n in names] == ["0001-", "0002-"]
-    assert names[0].endswith(desk.accepted()[0].decision_id + ".json")
+    records = desk.log.store.list(DecisionLog.ACCEPTED, "blue-fjord-msa.r2")
+    assert [r.name for r in records] == [d.decision_id for d in desk.accepted()]
+    assert [d.payload.approver for d in desk.accepted()] == ["bob", "alice"]
 
 
 def test_recording_an_accepted_decision_again_is_idempotent(desk):
     signed = desk.sign("alice", "finance")
-    first = desk.log.record(signed, None)
-    again = desk.log.record(signed, None)
-    assert again == first
+    assert desk.log.record(signed, None) is True
+    assert desk.log.record(signed, None) is False
     assert desk.accepted() == [signed]
 
 
@@ -409,14 +408,14 @@ def test_refusal_record_keeps_the_signed_decision_and_reason(desk):
     signed = desk.sign("mallory", "finance")
     desk.record(signed)
     assert desk.log.recorded_ids("blue-fjord-msa.r2") == {signed.decision_id}
-    path = next((desk.log.partition_dir("blue-fjord-msa.r2") / "refused").iterdir())
-    assert path.name.endswith(f"-{signed.decision_id}.json")
-    assert "unknown approver" in path.read_text()
+    [record] = desk.log.store.list(DecisionLog.REFUSED, "blue-fjord-msa.r2")
+    assert record.name.endswith(f"-{signed.decision_id}")
+    assert b"unknown approver" in record.body
 
 
 def test_decision_log_survives_reopening(desk, tmp_path):
     desk.decide("alice", "finance")
-    reopened = DecisionLog(desk.log.base_dir)
+    reopened = DecisionLog(RecordStore(desk.log.store.url))
     assert reopened.accepted("blue-fjord-msa.r2") == desk.accepted()
 
 
@@ -440,9 +439,10 @@ def test_concurrent_decisions_cannot_both_take_the_last_slot(make_desk):
     assert [state.status for _, _, state in results] == ["approved", "approved"]
 
 
-def test_partition_key_cannot_escape_the_log(log):
+@pytest.mark.parametrize("key", ["../etc", "a/b.r1", "blue-fjord-msa"])
+def test_decisions_are_filed_only_under_revision_keys(log, key):
     with pytest.raises(ValueError, match="not a revision key"):
-        log.partition_dir("../etc")
+        log.accepted(key)
 
 
 def test_routing_of_another_revision_is_a_programming_error(desk, make_revision):

@@ -19,7 +19,9 @@ import pytest
 from pydantic import ValidationError
 
 from contract_assets.domain.home import ContractHome
+from contract_assets.domain.records import RecordStore, records_url
 from contract_assets.domain.notify import (
+    ALERT,
     Alert,
     AlertLedger,
     DeliveryError,
@@ -44,8 +46,15 @@ def make_alert(alert_id: str = "renewal:blue-fjord-msa:2029-10-03", **changes) -
     return Alert(**{**fields, **changes})
 
 
-def log_lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines()
+def records_at(directory: Path) -> str:
+    """A project database of its own in `directory` (created with its folders)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{directory / 'records.db'}"
+
+
+def log_lines(store_url: str) -> list[str]:
+    """The alert log as the JSON lines the webhook receives, oldest first."""
+    return [record.body.decode() for record in RecordStore(store_url).list(ALERT)]
 
 
 def closed_port() -> int:
@@ -177,9 +186,9 @@ def smtp_config(port: int) -> SmtpConfig:
 # --- the log -------------------------------------------------------------------------------
 
 
-def test_send_writes_one_log_line_per_alert_creating_directories(tmp_path):
-    log = tmp_path / "deep" / "alerts" / "alerts.jsonl"
-    notifier = Notifier(NotifierConfig(log_path=log))
+def test_send_logs_one_record_per_alert(tmp_path):
+    log = records_at(tmp_path / "deep" / "alerts")
+    notifier = Notifier(NotifierConfig(store_url=log))
     first = make_alert()
     # Line breaks inside the text must not split the alert's line.
     second = make_alert("sla:blue-fjord-msa.r2", kind="sla_escalation", body="a\nb\r\nc\u2028d")
@@ -194,17 +203,17 @@ def test_send_writes_one_log_line_per_alert_creating_directories(tmp_path):
 
 
 def test_sending_the_same_alert_twice_with_send_logs_it_twice(tmp_path):
-    log = tmp_path / "alerts.jsonl"
-    notifier = Notifier(NotifierConfig(log_path=log))
+    log = records_at(tmp_path)
+    notifier = Notifier(NotifierConfig(store_url=log))
     notifier.send(make_alert())
     notifier.send(make_alert())
     assert len(log_lines(log)) == 2
 
 
-def test_config_for_home_logs_in_the_alerts_directory(tmp_path):
+def test_config_for_home_logs_in_the_homes_database(tmp_path):
     home = ContractHome(tmp_path / "home")
     Notifier(NotifierConfig.for_home(home)).send_once(make_alert(), AlertLedger.for_home(home))
-    assert len(log_lines(home.alerts_dir / "alerts.jsonl")) == 1
+    assert len(log_lines(records_url(home.root))) == 1
     assert "renewal:blue-fjord-msa:2029-10-03" in AlertLedger.for_home(home)
 
 
@@ -212,9 +221,9 @@ def test_config_for_home_logs_in_the_alerts_directory(tmp_path):
 
 
 def test_webhook_receives_the_alert_as_json(tmp_path, webhook):
-    log = tmp_path / "alerts.jsonl"
+    log = records_at(tmp_path)
     alert = make_alert(subject="Renewal notice due: zoë-ångström (株式会社)")
-    Notifier(NotifierConfig(log_path=log, webhook_url=webhook.url)).send(alert)
+    Notifier(NotifierConfig(store_url=log, webhook_url=webhook.url)).send(alert)
 
     [(path, headers, body)] = webhook.received
     assert path == "/hooks/contracts"
@@ -226,8 +235,8 @@ def test_webhook_receives_the_alert_as_json(tmp_path, webhook):
 @pytest.mark.parametrize("status", [404, 500])
 def test_failing_webhook_keeps_the_log_line_and_raises(tmp_path, webhook, status):
     webhook.status = status
-    log = tmp_path / "alerts.jsonl"
-    notifier = Notifier(NotifierConfig(log_path=log, webhook_url=webhook.url))
+    log = records_at(tmp_path)
+    notifier = Notifier(NotifierConfig(store_url=log, webhook_url=webhook.url))
 
     with pytest.raises(DeliveryError) as info:
         notifier.send(make_alert())
@@ -240,26 +249,26 @@ def test_failing_webhook_keeps_the_log_line_and_raises(tmp_path, webhook, status
 
 
 def test_unreachable_webhook_keeps_the_log_line_and_raises(tmp_path):
-    log = tmp_path / "alerts.jsonl"
+    log = records_at(tmp_path)
     url = f"http://127.0.0.1:{closed_port()}/hook"
     with pytest.raises(DeliveryError, match="webhook"):
-        Notifier(NotifierConfig(log_path=log, webhook_url=url)).send(make_alert())
+        Notifier(NotifierConfig(store_url=log, webhook_url=url)).send(make_alert())
     assert len(log_lines(log)) == 1
 
 
 @pytest.mark.parametrize("url", ["ftp://example.test/hook", "not a url", "http://"])
 def test_webhook_url_must_be_http(tmp_path, url):
     with pytest.raises(ValidationError, match="webhook_url"):
-        NotifierConfig(log_path=tmp_path / "alerts.jsonl", webhook_url=url)
+        NotifierConfig(store_url=records_at(tmp_path), webhook_url=url)
 
 
 # --- email ---------------------------------------------------------------------------------
 
 
 def test_email_reaches_the_smtp_server(tmp_path, smtp_sink):
-    log = tmp_path / "alerts.jsonl"
+    log = records_at(tmp_path)
     alert = make_alert(subject="Renewal notice due: Zoë Ångström AB")
-    Notifier(NotifierConfig(log_path=log, smtp=smtp_config(smtp_sink.port))).send(alert)
+    Notifier(NotifierConfig(store_url=log, smtp=smtp_config(smtp_sink.port))).send(alert)
 
     [mail] = smtp_sink.mails
     assert mail.sender == "contracts@orbital.example"
@@ -273,8 +282,8 @@ def test_email_reaches_the_smtp_server(tmp_path, smtp_sink):
 
 
 def test_failing_email_still_tries_the_webhook_and_keeps_the_log(tmp_path, webhook):
-    log = tmp_path / "alerts.jsonl"
-    config = NotifierConfig(log_path=log, webhook_url=webhook.url, smtp=smtp_config(closed_port()))
+    log = records_at(tmp_path)
+    config = NotifierConfig(store_url=log, webhook_url=webhook.url, smtp=smtp_config(closed_port()))
 
     with pytest.raises(DeliveryError) as info:
         Notifier(config).send(make_alert())
@@ -309,8 +318,8 @@ def test_smtp_password_is_not_shown_in_the_config_repr():
 
 
 def test_send_once_sends_an_alert_id_once_even_after_a_restart(tmp_path, webhook):
-    log, ledger_path = tmp_path / "alerts.jsonl", tmp_path / "sent.json"
-    config = NotifierConfig(log_path=log, webhook_url=webhook.url)
+    log = ledger_path = records_at(tmp_path)
+    config = NotifierConfig(store_url=log, webhook_url=webhook.url)
     alert = make_alert()
 
     assert Notifier(config).send_once(alert, AlertLedger(ledger_path)) is True
@@ -330,8 +339,9 @@ def test_send_once_sends_an_alert_id_once_even_after_a_restart(tmp_path, webhook
 
 def test_send_once_does_not_retry_a_logged_alert_whose_delivery_failed(tmp_path, webhook):
     webhook.status = 503
-    log, ledger = tmp_path / "alerts.jsonl", AlertLedger(tmp_path / "sent.json")
-    notifier = Notifier(NotifierConfig(log_path=log, webhook_url=webhook.url))
+    log = records_at(tmp_path)
+    ledger = AlertLedger(log)
+    notifier = Notifier(NotifierConfig(store_url=log, webhook_url=webhook.url))
 
     with pytest.raises(DeliveryError):
         notifier.send_once(make_alert(), ledger)
@@ -341,13 +351,13 @@ def test_send_once_does_not_retry_a_logged_alert_whose_delivery_failed(tmp_path,
 
 
 def test_concurrent_send_once_lets_one_through(tmp_path):
-    log, ledger_path = tmp_path / "alerts.jsonl", tmp_path / "sent.json"
+    log = ledger_path = records_at(tmp_path)
     results: list[bool] = []
     start = threading.Barrier(8)
 
     def send() -> None:
         start.wait()
-        notifier = Notifier(NotifierConfig(log_path=log))
+        notifier = Notifier(NotifierConfig(store_url=log))
         results.append(notifier.send_once(make_alert(), AlertLedger(ledger_path)))
 
     threads = [threading.Thread(target=send) for _ in range(8)]
@@ -358,16 +368,6 @@ def test_concurrent_send_once_lets_one_through(tmp_path):
 
     assert sorted(results) == [False] * 7 + [True]
     assert len(log_lines(log)) == 1
-
-
-def test_unreadable_ledger_is_a_clear_error(tmp_path):
-    path = tmp_path / "sent.json"
-    path.write_text("{not json")
-    with pytest.raises(ValueError, match="not an alert ledger"):
-        Notifier(NotifierConfig(log_path=tmp_path / "alerts.jsonl")).send_once(
-            make_alert(), AlertLedger(path)
-        )
-    assert not (tmp_path / "alerts.jsonl").exists()
 
 
 # --- the alert model -----------------------------------------------------------------------

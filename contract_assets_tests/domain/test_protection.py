@@ -24,6 +24,7 @@ from contract_assets.domain.protection import (
     request_for_display,
 )
 from contract_assets.domain.requests import FieldError, load_request_file
+from contract_assets.domain.records import RecordStore, records_url
 from contract_assets.domain.revisions import RevisionRegistry, content_hash
 from contract_assets.domain.storage import StorageLayout
 from contract_assets_tests.harness import INVALID, SAMPLES
@@ -58,12 +59,23 @@ def clear_text(path: Path) -> bool:
 
 
 @pytest.fixture
-def home(tmp_path) -> ContractHome:
-    return ContractHome(tmp_path / "home").ensure()
+def home(home) -> ContractHome:
+    return home.ensure()
+
+
+def registry_of(home: ContractHome, protection: DataProtection) -> RevisionRegistry:
+    return RevisionRegistry(RecordStore(records_url(home.root)), protection)
 
 
 def stored(home: ContractHome, protection: DataProtection) -> tuple[RevisionRegistry, StorageLayout]:
-    return RevisionRegistry(home.requests_dir, protection), StorageLayout(home.storage_dir, protection)
+    return registry_of(home, protection), StorageLayout(home.storage_dir, protection)
+
+
+def rotate(home: ContractHome, protection: DataProtection) -> tuple[list, dict]:
+    """What `contract-assets rotate-key` does: the files, then the registered revisions."""
+    changed, failed = home.reseal(protection)
+    revisions, failed_revisions = registry_of(home, protection).reseal()
+    return [*changed, *(["revision"] * revisions)], {**failed, **failed_revisions}
 
 
 # --- keys ------------------------------------------------------------------------------
@@ -128,10 +140,10 @@ def test_with_a_key_requests_and_values_are_stored_encrypted_and_read_back(home)
     revision, _ = registry.register(request(), source_file=None)
     path = layout.write_model("approval_routing", "acme-robotics-nda.r1", routing())
 
-    request_file = home.requests_dir / "acme-robotics-nda" / "r1.json"
-    envelope = json.loads(request_file.read_bytes())
+    body = registry.store.get(RevisionRegistry.KIND, "acme-robotics-nda", "r1")
+    envelope = json.loads(body)
     assert envelope["model"] == "Revision" and "data" not in envelope and "encrypted" in envelope
-    assert not clear_text(request_file)
+    assert not any(value.encode() in body for value in (EMAIL, ADDRESS, NAME))
     assert "ApprovalRouting" in path.read_text() and '"data"' not in path.read_text()
     assert registry.get("acme-robotics-nda.r1") == revision
     assert layout.read_model("approval_routing", "acme-robotics-nda.r1", ApprovalRouting) == routing()
@@ -139,10 +151,9 @@ def test_with_a_key_requests_and_values_are_stored_encrypted_and_read_back(home)
 
 def test_content_hash_is_the_same_with_and_without_a_key(home, tmp_path):
     """Decisions bind to the content hash: a key must not change it."""
-    plain, _ = RevisionRegistry(tmp_path / "plain", DataProtection()).register(request(), source_file=None)
-    sealed, _ = RevisionRegistry(home.requests_dir, DataProtection([new_key()])).register(
-        request(), source_file=None
-    )
+    plain_store = RecordStore(f"sqlite:///{tmp_path / 'plain.db'}")
+    plain, _ = RevisionRegistry(plain_store, DataProtection()).register(request(), source_file=None)
+    sealed, _ = registry_of(home, DataProtection([new_key()])).register(request(), source_file=None)
     assert plain.content_hash == sealed.content_hash == content_hash(request())
 
 
@@ -151,15 +162,15 @@ def test_without_the_key_an_encrypted_record_is_a_clear_error(home):
     registry.register(request(), source_file=None)
     for other in (DataProtection(), DataProtection([new_key()])):
         with pytest.raises(DataKeyError) as info:
-            RevisionRegistry(home.requests_dir, other).get("acme-robotics-nda.r1")
-        assert KEY_ENV in str(info.value) and "r1.json" in str(info.value)
+            registry_of(home, other).get("acme-robotics-nda.r1")
+        assert KEY_ENV in str(info.value) and "acme-robotics-nda.r1" in str(info.value)
 
 
 def test_plaintext_records_stay_readable_once_a_key_is_set(home):
     """A home that ran without a key keeps working when one is added (until rotate-key
     encrypts what it holds)."""
-    RevisionRegistry(home.requests_dir, DataProtection()).register(request(), source_file=None)
-    keyed = RevisionRegistry(home.requests_dir, DataProtection([new_key()]))
+    registry_of(home, DataProtection()).register(request(), source_file=None)
+    keyed = registry_of(home, DataProtection([new_key()]))
     assert keyed.get("acme-robotics-nda.r1").request == request()
 
 
@@ -209,7 +220,7 @@ def test_rotation_moves_every_record_to_the_new_key(home):
     (home.quarantine_dir / "old.yaml").write_bytes(NDA.read_bytes())
     StorageLayout(home.storage_dir, DataProtection()).write_model("approval_routing", "old.r1", routing())
 
-    changed, failed = home.reseal(DataProtection([key_b, key_a]))
+    changed, failed = rotate(home, DataProtection([key_b, key_a]))
 
     assert not failed and len(changed) == 5
     only_b = DataProtection([key_b])
@@ -219,8 +230,11 @@ def test_rotation_moves_every_record_to_the_new_key(home):
     assert only_b.open((home.processed_dir / "nda.yaml.enc").read_bytes(), source="t") == NDA.read_bytes()
     assert not (home.quarantine_dir / "old.yaml").exists()
     assert only_b.open((home.quarantine_dir / "old.yaml.enc").read_bytes(), source="t") == NDA.read_bytes()
-    tokens = 0
-    for root in (home.requests_dir, home.storage_dir, home.processed_dir, home.quarantine_dir):
+    [record] = registry_b.store.list(RevisionRegistry.KIND)
+    with pytest.raises(InvalidToken):
+        Fernet(key_a).decrypt(json.loads(record.body)["encrypted"].encode())
+    tokens = 1
+    for root in (home.storage_dir, home.processed_dir, home.quarantine_dir):
         for path in (p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
             data = path.read_bytes()
             token = json.loads(data)["encrypted"].encode() if path.suffix == ".json" else data
@@ -234,8 +248,8 @@ def test_rotation_moves_every_record_to_the_new_key(home):
 def test_rotation_reports_a_record_no_configured_key_opens(home):
     registry, _ = stored(home, DataProtection([new_key()]))
     registry.register(request(), source_file=None)
-    changed, failed = home.reseal(DataProtection([new_key()]))
-    assert changed == [] and list(failed) == [home.requests_dir / "acme-robotics-nda" / "r1.json"]
+    changed, failed = rotate(home, DataProtection([new_key()]))
+    assert changed == [] and list(failed) == ["revision acme-robotics-nda.r1"]
     assert KEY_ENV in next(iter(failed.values()))
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
+from contract_assets.domain.protection import DataProtection
+from contract_assets.domain.records import RecordStore, records_url
 from contract_assets.domain.revisions import (
     RevisionRegistry,
     TypeChanged,
@@ -18,8 +19,8 @@ from contract_assets.domain.revisions import (
 
 
 @pytest.fixture
-def registry(tmp_path) -> RevisionRegistry:
-    return RevisionRegistry(tmp_path / "requests")
+def registry(home) -> RevisionRegistry:
+    return RevisionRegistry(RecordStore(records_url(home.root)), DataProtection())
 
 
 @pytest.fixture
@@ -31,12 +32,13 @@ def msa(validate, make_raw):
     return build
 
 
-def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+def _stored(registry: RevisionRegistry) -> dict[str, bytes]:
+    """Every stored revision record, by contract and number, as its bytes."""
+    return {f"{r.scope}/{r.name}": r.body for r in registry.store.list(RevisionRegistry.KIND)}
 
 
 def _revision_files(registry: RevisionRegistry, contract_id: str) -> list[str]:
-    return sorted(p.name for p in (registry.requests_dir / contract_id).iterdir())
+    return sorted(r.name for r in registry.store.list(RevisionRegistry.KIND, contract_id))
 
 
 # --- numbering -----------------------------------------------------------------------------------
@@ -58,7 +60,7 @@ def test_equal_content_is_the_same_revision(registry, msa):
     assert new is False
     assert again == first
     assert [r.revision for r in registry.revisions("blue-fjord-msa")] == [1]
-    assert _revision_files(registry, "blue-fjord-msa") == ["r1.json"]
+    assert _revision_files(registry, "blue-fjord-msa") == ["r1"]
 
 
 def test_different_content_is_the_next_revision(registry, msa):
@@ -77,7 +79,7 @@ def test_content_equal_to_an_earlier_revision_is_that_revision(registry, msa):
     assert new is False
     assert back.revision == 1
     assert [r.revision for r in registry.revisions("blue-fjord-msa")] == [1, 2]
-    assert _revision_files(registry, "blue-fjord-msa") == ["r1.json", "r2.json"]
+    assert _revision_files(registry, "blue-fjord-msa") == ["r1", "r2"]
 
 
 def test_contracts_are_numbered_independently(registry, msa, validate, make_raw):
@@ -103,8 +105,7 @@ def test_unknown_revision_is_a_key_error(registry, msa):
     assert registry.latest_request("other-contract") is None
 
 
-def test_empty_registry(tmp_path):
-    registry = RevisionRegistry(tmp_path / "nothing-yet")
+def test_empty_registry(registry):
     assert registry.all() == []
     assert registry.revisions("blue-fjord-msa") == []
 
@@ -213,30 +214,27 @@ def test_stored_revision_keeps_its_content_hash(registry, msa):
 
 def test_type_change_rejected_and_nothing_written(registry, msa, validate, make_raw):
     registry.register(msa(), source_file=None)
-    before = _files(registry.requests_dir)
+    before = _stored(registry)
     as_nda = validate(make_raw("nda", {"contract_id": "blue-fjord-msa"}))
     with pytest.raises(TypeChanged, match="msa"):
         registry.register(as_nda, source_file=None)
-    assert _files(registry.requests_dir) == before
+    assert _stored(registry) == before
     assert [r.revision for r in registry.revisions("blue-fjord-msa")] == [1]
 
 
-def test_no_temporary_files_left_behind(registry, msa):
+def test_each_submission_is_one_record(registry, msa):
     for amount in ("1.00", "2.00", "3.00"):
         registry.register(msa({"value.amount": amount}), source_file=None)
-    names = [p.name for p in registry.requests_dir.rglob("*") if p.is_file()]
-    assert sorted(n for n in names if n != ".lock") == ["r1.json", "r2.json", "r3.json"]
-    assert not [n for n in names if n.endswith(".tmp") or n.startswith(".r")]
+    assert list(_stored(registry)) == ["blue-fjord-msa/r1", "blue-fjord-msa/r2", "blue-fjord-msa/r3"]
 
 
 def test_earlier_revision_files_unchanged(registry, msa):
     registry.register(msa(), source_file="first.yaml")
-    r1_path = registry.requests_dir / "blue-fjord-msa" / "r1.json"
-    r1_bytes = r1_path.read_bytes()
+    r1_bytes = _stored(registry)["blue-fjord-msa/r1"]
     registry.register(msa({"value.amount": "520000.00"}), source_file="second.yaml")
     registry.register(msa(), source_file="again.yaml")
     registry.register(msa({"term_months": 12}), source_file="third.yaml")
-    assert r1_path.read_bytes() == r1_bytes
+    assert _stored(registry)["blue-fjord-msa/r1"] == r1_bytes
     assert registry.get("blue-fjord-msa.r1").source_file == "first.yaml"
 
 
