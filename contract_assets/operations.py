@@ -6,7 +6,6 @@ and its last run; the typed values come from the IO manager's storage layout.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from dataclasses import dataclass, field
@@ -36,9 +35,8 @@ from contract_assets.domain.playbook import assess_risk
 from contract_assets.domain.packaging import ExecutedCopy, unrenderable_text
 from contract_assets.domain.redline import Redline
 from contract_assets.domain.requests import FieldError, InvalidRequest, load_request_file
-from contract_assets.domain.revisions import TypeChanged
+from contract_assets.domain.revisions import TypeChanged, parse_partition_key
 from contract_assets.domain.approvals import SignedDecision, approval_state, record_decision
-from contract_assets.domain.models import CONTRACT_ID_PATTERN
 from contract_assets.domain.stages import SETTLED, Stage, approved_revision, blocked_on, derive_stage
 from contract_assets.partitions import REVISIONS
 from contract_assets.resources import Workspace
@@ -461,6 +459,9 @@ class ContractOperations:
 
 
 def _safe_key(key: str) -> bool:
-    """Whether `key` looks like a revision key, so that it may name a folder."""
-    contract_id, _, number = key.rpartition(".r")
-    return number.isdigit() and re.fullmatch(CONTRACT_ID_PATTERN, contract_id) is not None
+    """Whether `key` is a revision key, so that it may name a folder."""
+    try:
+        parse_partition_key(key)
+    except ValueError:
+        return False
+    return True

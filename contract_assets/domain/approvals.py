@@ -41,6 +41,7 @@ from contract_assets.domain.models import (
     StrictModel,
 )
 from contract_assets.domain.serialization import dump_model, load_model
+from contract_assets.domain.revisions import parse_partition_key
 
 APPROVERS_FILE = "approvers.yaml"
 
@@ -358,8 +359,7 @@ class DecisionLog:
         self.base_dir = base_dir
 
     def partition_dir(self, partition_key: str) -> Path:
-        if partition_key in {"", ".", ".."} or any(sep in partition_key for sep in "/\\"):
-            raise ValueError(f"'{partition_key}' is not a revision key like 'blue-fjord-msa.r2'")
+        parse_partition_key(partition_key)  # ValueError unless a revision key: never a path
         return self.base_dir / partition_key
 
     def accepted(self, partition_key: str) -> list[SignedDecision]:

@@ -16,7 +16,7 @@ from contract_assets.domain.files import (
     exclusive_lock,
     sha256_bytes,
 )
-from contract_assets.domain.models import ContractRequest, Revision
+from contract_assets.domain.models import CONTRACT_ID_PATTERN, ContractRequest, Revision, shown
 from contract_assets.domain.serialization import dump_model, load_model
 
 _REVISION_FILE = re.compile(r"r(\d+)\.json")
@@ -31,10 +31,17 @@ def partition_key(contract_id: str, revision: int) -> str:
     return f"{contract_id}.r{revision}"
 
 
+def is_contract_id(text: str) -> bool:
+    """Whether `text` is a contract id, and so safe to name a folder with."""
+    return re.fullmatch(CONTRACT_ID_PATTERN, text) is not None
+
+
 def parse_partition_key(key: str) -> tuple[str, int]:
+    """`blue-fjord-msa.r2` -> ("blue-fjord-msa", 2); ValueError for anything else, so that
+    no key that could name another folder (`../x.r1`) ever reaches a path."""
     contract_id, _, number = key.rpartition(".r")
-    if not contract_id or not number.isdigit():
-        raise ValueError(f"'{key}' is not a revision key like 'blue-fjord-msa.r2'")
+    if not is_contract_id(contract_id) or not number.isascii() or not number.isdigit():
+        raise ValueError(f"'{shown(key)}' is not a revision key like 'blue-fjord-msa.r2'")
     return contract_id, int(number)
 
 
@@ -47,7 +54,9 @@ class RevisionRegistry:
         self.requests_dir = requests_dir
 
     def revisions(self, contract_id: str) -> list[Revision]:
-        """Every revision of one contract, oldest first."""
+        """Every revision of one contract, oldest first (none for text that is no contract id)."""
+        if not is_contract_id(contract_id):
+            return []
         directory = self.requests_dir / contract_id
         if not directory.is_dir():
             return []

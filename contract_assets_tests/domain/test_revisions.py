@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from contract_assets.domain.approvals import DecisionLog
 from contract_assets.domain.revisions import (
     RevisionRegistry,
     TypeChanged,
@@ -15,6 +16,7 @@ from contract_assets.domain.revisions import (
     parse_partition_key,
     partition_key,
 )
+from contract_assets.domain.storage import StorageLayout
 
 
 @pytest.fixture
@@ -137,6 +139,40 @@ def test_parse_partition_key(key, parsed):
 def test_parse_partition_key_rejects_other_strings(key):
     with pytest.raises(ValueError, match="blue-fjord-msa.r2"):
         parse_partition_key(key)
+
+
+PATH_LIKE_KEYS = ["../blue-fjord-msa.r1", "../../etc.r1", "/tmp/x.r1", "a\\b\\c.r1", "abc\x00.r1", "..r1", "abc.r١"]
+
+
+@pytest.mark.parametrize("key", PATH_LIKE_KEYS)
+def test_path_like_keys_never_reach_a_path(tmp_path, key):
+    """Dynamic partitions can be added by hand in the UI and decisions name their revision:
+    no key but a revision key names a file or folder, for reading or writing."""
+    (tmp_path / "etc").mkdir()  # what '../../etc.r1' would reach from requests/<id>/
+    registry = RevisionRegistry(tmp_path / "home" / "requests")
+    with pytest.raises(ValueError, match="not a revision key"):
+        parse_partition_key(key)
+    with pytest.raises(ValueError):
+        registry.get(key)
+    with pytest.raises(ValueError):
+        StorageLayout(tmp_path / "home" / "storage").value_path("contract_request", key)
+    with pytest.raises(ValueError):
+        StorageLayout(tmp_path / "home" / "storage").documents_dir(key)
+    with pytest.raises(ValueError):
+        DecisionLog(tmp_path / "home" / "decisions").partition_dir(key)
+
+
+@pytest.mark.parametrize("contract_id", ["../outside", "{root}/outside", "./blue-fjord-msa"])
+def test_registry_reads_no_folder_for_text_that_is_no_contract_id(tmp_path, msa, contract_id):
+    registry = RevisionRegistry(tmp_path / "requests")
+    registry.register(msa(), source_file=None)
+    # A revision file outside the registry, where a path-like id would lead.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "r1.json").write_bytes((registry.requests_dir / "blue-fjord-msa" / "r1.json").read_bytes())
+    contract_id = contract_id.format(root=tmp_path)
+    assert registry.revisions(contract_id) == []
+    assert registry.latest_request(contract_id) is None
 
 
 # --- content hash --------------------------------------------------------------------------------
