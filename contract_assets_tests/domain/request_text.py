@@ -61,7 +61,8 @@ def free_text_fields(model: type[BaseModel] = ContractRequest) -> dict[str, tupl
     return {path: (low, high) for path, low, high in _leaves(model, [], "")}
 
 
-def _pattern(path: str) -> str:
+def field_of(path: str) -> str:
+    """The model field a concrete path belongs to: `custom_clauses.1.text` -> `custom_clauses.0.text`."""
     return re.sub(r"\.\d+(?=\.|$)", ".0", path)
 
 
@@ -70,7 +71,7 @@ def text_leaves(raw: Any, path: str = "") -> dict[str, str]:
     fields = free_text_fields()
     found: dict[str, str] = {}
     if isinstance(raw, str):
-        if _pattern(path) in fields:
+        if field_of(path) in fields:
             found[path] = raw
     elif isinstance(raw, dict):
         for key, value in raw.items():

@@ -22,6 +22,7 @@ from contract_assets_tests.domain.conftest import REQUESTS, set_path
 from contract_assets_tests.domain.request_text import (
     NOT_CONTRACT_TEXT,
     draft_text,
+    field_of,
     free_text_fields,
     rendered_text,
     residue,
@@ -57,8 +58,7 @@ def fill(raw: dict[str, Any]) -> dict[str, Any]:
     limits = free_text_fields()
     for path in text_leaves(raw):
         if path != "our_entity":
-            pattern = ".".join("0" if part.isdigit() else part for part in path.split("."))
-            set_path(raw, path, hostile(path, limits[pattern][1]))
+            set_path(raw, path, hostile(path, limits[field_of(path)][1]))
     return raw
 
 
@@ -108,8 +108,7 @@ def test_every_contract_text_field_reaches_some_contract(drafts):
     for raw, draft in drafts.values():
         text = squash(draft_text(draft))
         shown |= {path for path, value in text_leaves(raw).items() if squash(value) in text}
-    patterns = {".".join("0" if p.isdigit() else p for p in path.split(".")) for path in shown}
-    assert patterns == set(free_text_fields()) - NOT_CONTRACT_TEXT
+    assert {field_of(path) for path in shown} == set(free_text_fields()) - NOT_CONTRACT_TEXT
 
 
 @pytest.mark.parametrize("kind", list(REQUESTS))
