@@ -17,7 +17,7 @@ from dagster import (
 )
 
 from contract_assets.domain.files import sha256_file
-from contract_assets.domain.inbox import archive, arrivals, quarantine
+from contract_assets.domain.inbox import archive, arrivals, quarantine, refused_link
 from contract_assets.domain.requests import DOCUMENT, FieldError, InvalidRequest
 from contract_assets.domain.stages import Stage
 from contract_assets.jobs import contract_pipeline, executed_copy_job, register_job
@@ -64,6 +64,8 @@ def inbox_sensor(context: SensorEvaluationContext, contracts: ContractWorkspace)
         if time.monotonic() > deadline:
             break
         try:
+            if link := refused_link(path):
+                raise InvalidRequest([link])
             revision, created = operations.register(path)
         except InvalidRequest as exc:
             target = quarantine(path, exc.errors, home.quarantine_dir)

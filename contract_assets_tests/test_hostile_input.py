@@ -10,6 +10,7 @@ to quarantine beside its error report, and that is all).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -190,3 +191,24 @@ def test_each_refusal_is_bounded_in_time_memory_and_bytes_read(home, tmp_path):
     # The 50 MiB file is refused from its size: no more than the limit and a byte is read.
     assert figures["huge.yaml"]["read"] < 2 * 1024 * 1024, figures["huge.yaml"]
     assert figures["huge.yaml"]["peak_traced"] < 4 * 1024 * 1024, figures["huge.yaml"]
+
+
+@pytest.mark.parametrize("points_at", ["request", "missing", "fifo"])
+def test_inbox_quarantines_a_symbolic_link_without_following_it(home, ops, tmp_path, points_at):
+    """A link could make the daemon read any file it may read; it is moved aside, unread."""
+    target = tmp_path / "elsewhere.yaml"
+    if points_at == "request":
+        target.write_text(NDA)
+    elif points_at == "fifo":
+        os.mkfifo(target)
+    link = home.inbox_dir / "linked.yaml"
+    link.symlink_to(target)
+
+    result = tick(inbox_sensor, home, ops.instance)
+
+    assert result.run_requests == [] and not result.dynamic_partitions_requests
+    report = json.loads((home.quarantine_dir / "linked.yaml.error.json").read_text())
+    assert [e["path"] for e in report["errors"]] == [DOCUMENT]
+    assert "symbolic link" in report["errors"][0]["message"]
+    assert (home.quarantine_dir / "linked.yaml").is_symlink() and not os.path.lexists(link)
+    assert ops.workspace.registry.all() == [] and ops.instance.get_dynamic_partitions(REVISIONS) == []
