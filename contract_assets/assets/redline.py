@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
+from contract_assets.domain.markdown import literal
 from contract_assets.domain.models import ContractDraft, Revision
 from contract_assets.domain.redline import Redline, compare_drafts
 from contract_assets.versioning import versioned
@@ -48,7 +49,9 @@ def contract_redline(
             "previous": redline.previous_partition_key,
             "summary": redline.summary,
             "changes": MetadataValue.md(
-                "\n".join(f"- **{c.kind}** {c.title}: {c.summary}" for c in redline.changes)
+                "\n".join(
+                    f"- **{c.kind}** {literal(c.title)}: {literal(c.summary)}" for c in redline.changes
+                )
                 or "No changes."
             ),
         },
