@@ -1,6 +1,7 @@
 # make demo   create .venv, install, run the pipeline on the sample requests
 # make test   same set-up, then the whole test suite
 # make ui     the Dagster UI on http://127.0.0.1:3000 over the same instance
+#             (UI_ARGS=--read-only, UI_ARGS='--host ADDR --port N': see README, The UI)
 # CONTRACT_ASSETS_TEST_BACKEND=postgres make test   the suite on PostgreSQL (127.0.0.1:5432)
 
 PYTHON ?= python3
@@ -27,7 +28,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 ui: $(STAMP)
-	$(BIN)/contract-assets dev
+	$(BIN)/contract-assets dev $(UI_ARGS)
 
 benchmark: $(STAMP)
 	scripts/system-deps.sh fonts

@@ -318,6 +318,35 @@ def _audit(operations: ContractOperations, args: argparse.Namespace) -> int:
     return 1
 
 
+UI_HOST_ENV = "CONTRACT_ASSETS_UI_HOST"
+LOOPBACK = "127.0.0.1"
+DEFINITIONS_MODULE = "contract_assets.definitions"
+
+
+def ui_command(*, host: str, port: str, read_only: bool) -> list[str]:
+    """The command line that serves the UI on `host:port`.
+
+    `dagster dev` runs the UI and the daemon together; read-only, only `dagster-webserver`
+    has the flag (no launching, terminating or re-executing runs, no sensor or schedule
+    switches), and the daemon runs on its own (`contract-assets daemon`).
+    """
+    where = ["-h", host, "-p", port]
+    if read_only:
+        return ["dagster-webserver", "-m", DEFINITIONS_MODULE, *where, "--read-only"]
+    return ["dagster", "dev", "-m", DEFINITIONS_MODULE, *where]
+
+
+def _serve_ui(home: ContractHome, args: argparse.Namespace) -> int:
+    if args.host not in (LOOPBACK, "localhost", "::1"):
+        print(
+            f"warning: the Dagster UI has no login of its own; on {args.host} anyone who reaches "
+            f"port {args.port} can launch runs. Put it behind an authenticating proxy (README: "
+            "'The UI behind a proxy') or use --read-only.",
+            file=sys.stderr,
+        )
+    return _exec_dagster(home, ui_command(host=args.host, port=args.port, read_only=args.read_only))
+
+
 def _migrate(home: ContractHome) -> int:
     """Create the database (PostgreSQL) if needed and bring the instance's schema up to date."""
     url = database_url()
@@ -426,7 +455,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
     export.add_argument("--revision", help="only the entries of one revision (partition key)")
     dev = commands.add_parser("dev", help="run the Dagster UI and daemon on this home")
+    dev.add_argument(
+        "--host", default=os.environ.get(UI_HOST_ENV) or LOOPBACK,
+        help=f"address the UI listens on (default ${UI_HOST_ENV}, else {LOOPBACK}: this machine only)",
+    )  # fmt: skip
     dev.add_argument("--port", default="3000")
+    dev.add_argument(
+        "--read-only", action="store_true",
+        help="only the UI (dagster-webserver --read-only): nothing can be launched or changed; "
+        "run `contract-assets daemon` beside it",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     # Whatever this process creates (Dagster's database and logs too) is owner-only.
     os.umask(0o077)
@@ -454,12 +492,9 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "migrate":
         return _migrate(home)
     if args.command == "daemon":
-        return _exec_dagster(home, ["dagster-daemon", "run", "-m", "contract_assets.definitions"])
+        return _exec_dagster(home, ["dagster-daemon", "run", "-m", DEFINITIONS_MODULE])
     if args.command == "dev":
-        return _exec_dagster(
-            home,
-            ["dagster", "dev", "-m", "contract_assets.definitions", "-h", "127.0.0.1", "-p", args.port],
-        )
+        return _serve_ui(home, args)
     with open_operations(home) as operations:
         try:
             for permission in REQUIRED.get(args.command, ()):

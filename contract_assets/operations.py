@@ -6,7 +6,6 @@ and its last run; the typed values come from the IO manager's storage layout.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -40,10 +39,9 @@ from contract_assets.domain.files import canonical_json, sha256_bytes, sha256_fi
 from contract_assets.domain.playbook import assess_risk
 from contract_assets.domain.packaging import ExecutedCopy, unrenderable_text
 from contract_assets.domain.redline import Redline
-from contract_assets.domain.requests import FieldError, InvalidRequest, load_request_file
-from contract_assets.domain.revisions import TypeChanged
+from contract_assets.domain.requests import FieldError, InvalidRequest, load_request, read_request_bytes
+from contract_assets.domain.revisions import TypeChanged, parse_partition_key
 from contract_assets.domain.approvals import SignedDecision, approval_state, record_decision
-from contract_assets.domain.models import CONTRACT_ID_PATTERN
 from contract_assets.domain.stages import SETTLED, Stage, approved_revision, blocked_on, derive_stage
 from contract_assets.partitions import REVISIONS
 from contract_assets.resources import Workspace
@@ -239,12 +237,26 @@ class ContractOperations:
         """
         actor = actor or self.actor
         self.audit_configuration()
-        digest = sha256_file(path)
         trail = self.audit
+        try:
+            data = read_request_bytes(path)  # bounded: a huge or special file is refused unread
+        except InvalidRequest as exc:
+            info = path.lstat()
+            fingerprint = f"unread:{path.name}:{info.st_size}:{info.st_mtime_ns}"
+            received = {"file": path.name, "bytes": info.st_size}
+            trail.append("request_received", key=f"received:{fingerprint}", actor=actor, details=received)
+            trail.append(
+                "input_rejected",
+                key=f"rejected:{fingerprint}",
+                actor=actor,
+                details={**received, "fields": sorted({error.path for error in exc.errors})},
+            )
+            raise
+        digest = sha256_bytes(data)
         received = {"file": path.name, "sha256": digest}
         trail.append("request_received", key=f"received:{digest}", actor=actor, details=received)
         try:
-            revision, created = self._register(path)
+            revision, created = self._register(data, path)
         except InvalidRequest as exc:
             trail.append(
                 "input_rejected",
@@ -262,10 +274,10 @@ class ContractOperations:
         )
         return revision, created
 
-    def _register(self, path: Path) -> tuple[Revision, bool]:
+    def _register(self, data: bytes, path: Path) -> tuple[Revision, bool]:
         registry = self.workspace.registry
-        request = load_request_file(
-            path, entities=self.workspace.entities.keys(), find_contract=registry.latest_request
+        request = load_request(
+            data, filename=path.name, entities=self.workspace.entities.keys(), find_contract=registry.latest_request
         )
         if errors := unrenderable_text(request):
             raise InvalidRequest(errors)
@@ -593,9 +605,12 @@ class ContractOperations:
 
 
 def _safe_key(key: str) -> bool:
-    """Whether `key` looks like a revision key, so that it may name a folder."""
-    contract_id, _, number = key.rpartition(".r")
-    return number.isdigit() and re.fullmatch(CONTRACT_ID_PATTERN, contract_id) is not None
+    """Whether `key` is a revision key, so that it may name a folder."""
+    try:
+        parse_partition_key(key)
+    except ValueError:
+        return False
+    return True
 
 
 def _file_hash(path: Path) -> str | None:

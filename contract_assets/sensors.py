@@ -18,7 +18,7 @@ from dagster import (
 
 from contract_assets.domain.files import sha256_file
 from contract_assets.domain.access import AccessDenied, Permission
-from contract_assets.domain.inbox import archive, arrivals, file_owner, quarantine
+from contract_assets.domain.inbox import archive, arrivals, file_owner, quarantine, refused_link
 from contract_assets.domain.requests import DOCUMENT, FieldError, InvalidRequest
 from contract_assets.domain.stages import Stage
 from contract_assets.jobs import contract_pipeline, executed_copy_job, register_job
@@ -65,18 +65,17 @@ def inbox_sensor(context: SensorEvaluationContext, contracts: ContractWorkspace)
         if time.monotonic() > deadline:
             break
         try:
+            if link := refused_link(path):
+                raise InvalidRequest([link])
             # Whoever dropped the file submits it: its owner must be allowed to.
             owner = file_owner(path)
             operations.authorize(Permission.SUBMIT, actor=owner)
+            revision, created = operations.register(path, actor=owner)
         except AccessDenied as exc:
             target = quarantine(path, [FieldError(DOCUMENT, str(exc))], home.quarantine_dir, workspace.protection)
             context.log.warning(f"{path.name}: refused, moved to {target}")
             quarantined += 1
             continue
-        except OSError:
-            continue  # vanished meanwhile
-        try:
-            revision, created = operations.register(path, actor=owner)
         except InvalidRequest as exc:
             target = quarantine(path, exc.errors, home.quarantine_dir, workspace.protection)
             context.log.warning(f"{path.name}: rejected, moved to {target}")

@@ -23,6 +23,9 @@ SAMPLES = REPO / "examples" / "requests"
 INVALID = REPO / "examples" / "invalid"
 SAMPLE_FILES = sorted(SAMPLES.glob("*.yaml"))
 
+# What a refused request leaves in a home: its audit entries (SQLite backend).
+AUDIT_FILES = frozenset({"records.db", "audit/head.json"})
+
 # The audit trail of one auto-approved revision taken to signature, in order.
 AUTO_APPROVED_ACTIONS = [
     "revision_registered",

@@ -15,10 +15,9 @@ from dagster import DagsterInstance
 from contract_assets.domain.home import ContractHome, instance_yaml
 from contract_assets.partitions import REVISIONS
 from contract_assets.resources import Workspace
-from contract_assets_tests.harness import INVALID, REPO, SAMPLES, cli, files_under
+from contract_assets_tests.harness import AUDIT_FILES, INVALID, REPO, SAMPLES, cli, files_under
 
 DAGSTER = str(Path(sys.executable).parent / "dagster")
-AUDIT_FILES = {"records.db", "audit/head.json"}
 
 
 def instance_of(home) -> DagsterInstance:
@@ -148,3 +147,64 @@ def test_text_a_contract_cannot_show_is_refused_at_submit(home, tmp_path, text, 
     (error,) = json.loads(result.stdout)["errors"]
     assert error["path"] == "counterparty.legal_name" and message in error["message"]
     assert Workspace(home).registry.revisions("acme-robotics-nda") == []
+
+
+# --- the UI's command line (built, not started) ---------------------------------------
+
+
+@pytest.fixture
+def ui_launch(monkeypatch, tmp_path):
+    """Runs `contract-assets dev ...` in process and returns the command it would start."""
+    import contract_assets.cli as cli_module
+
+    monkeypatch.setenv("CONTRACT_ASSETS_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv(cli_module.UI_HOST_ENV, raising=False)
+    started = []
+    monkeypatch.setattr(cli_module, "_exec_dagster", lambda home, command: started.append(command) or 0)
+
+    def launch(*args: str) -> list[str]:
+        assert cli_module.main(["dev", *args]) == 0
+        (command,) = started[-1:]
+        return command
+
+    return launch
+
+
+def _host(command: list[str]) -> str:
+    return command[command.index("-h") + 1]
+
+
+def test_ui_binds_to_loopback_by_default(ui_launch, capsys):
+    command = ui_launch()
+    assert command[:2] == ["dagster", "dev"] and _host(command) == "127.0.0.1"
+    assert command.count("-h") == 1 and "0.0.0.0" not in command
+    assert capsys.readouterr().err == ""
+
+
+def test_ui_host_from_option_or_environment_warns_off_loopback(ui_launch, monkeypatch, capsys):
+    assert _host(ui_launch("--host", "10.1.2.3")) == "10.1.2.3"
+    assert "authenticating proxy" in capsys.readouterr().err
+    monkeypatch.setenv("CONTRACT_ASSETS_UI_HOST", "0.0.0.0")
+    assert _host(ui_launch()) == "0.0.0.0"
+    assert _host(ui_launch("--host", "127.0.0.1")) == "127.0.0.1"  # the option wins
+
+
+def test_ui_read_only_runs_the_webserver_with_its_read_only_flag(ui_launch):
+    command = ui_launch("--read-only", "--port", "3100")
+    assert command[0] == "dagster-webserver" and command[-1] == "--read-only"
+    assert _host(command) == "127.0.0.1" and command[command.index("-p") + 1] == "3100"
+
+
+@pytest.mark.parametrize(
+    ("program", "flags"),
+    [("dagster-webserver", ["-h, --host", "-p, --port", "--read-only", "-m, --module-name"]),
+     ("dagster", ["-h, --host", "-p, --port", "-m, --module-name"])],
+)  # fmt: skip
+def test_the_ui_flags_exist_in_the_installed_dagster(program, flags):
+    args = ["dev", "--help"] if program == "dagster" else ["--help"]
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / program), *args], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    for flag in flags:
+        assert flag in result.stdout, f"{program} has no {flag}"

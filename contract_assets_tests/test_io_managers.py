@@ -79,9 +79,19 @@ def test_file_bundle_files_written_beside_the_record(manager, tmp_path):
 
 
 def test_file_bundle_cannot_write_outside_its_folder(manager):
-    bundle = RenderedDocuments(partition_key="k", files=[], content={"../escape.html": b"x"})
+    bundle = RenderedDocuments(partition_key="acme-nda.r1", files=[], content={"../escape.html": b"x"})
     with pytest.raises(ValueError, match="outside"):
-        store(manager, "contract_documents", bundle, partition="k")
+        store(manager, "contract_documents", bundle, partition="acme-nda.r1")
+
+
+def test_partition_key_that_is_a_path_writes_nothing(manager, tmp_path):
+    """A dynamic partition added by hand in the UI is no revision key: nothing is stored."""
+    bundle = RenderedDocuments(partition_key="../../x.r1", files=[], content={"a.html": b"x"})
+    with pytest.raises(ValueError, match="not a revision key"):
+        store(manager, "contract_documents", bundle, partition="../../x.r1")
+    with pytest.raises(ValueError, match="not a revision key"):
+        store(manager, "approval_routing", routing("../../x.r1"), partition="../../x.r1")
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
 def test_dataframe_round_trip_as_parquet(manager, tmp_path):

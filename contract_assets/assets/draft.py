@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 from dagster import AssetExecutionContext, AssetObservation, Failure, MetadataValue, Output, asset
 
+from contract_assets.domain.markdown import literal
 from contract_assets.domain.assembly import AssemblyError
 from contract_assets.domain.models import ContractDraft, Revision
 from contract_assets.auditing import audit_step
@@ -43,9 +44,11 @@ def contract_draft(
         draft = workspace.assemble(contract_request, partition_key=context.partition_key)
     except AssemblyError as exc:  # the library or the request is wrong: retrying cannot help
         raise Failure(description=without_emails(str(exc)), allow_retries=False) from None
-    outline = "\n".join(f"{i}. {c.title}" for i, c in enumerate(draft.clauses, 1))
+    outline = "\n".join(f"{i}. {literal(c.title)}" for i, c in enumerate(draft.clauses, 1))
     for annex in draft.annexes:
-        outline += f"\n\n**{annex.title}**\n" + "\n".join(f"- {c.title}" for c in annex.clauses)
+        outline += f"\n\n**{literal(annex.title)}**\n" + "\n".join(
+            f"- {literal(c.title)}" for c in annex.clauses
+        )
     audited = audit_step(
         context,
         workspace,

@@ -2,6 +2,7 @@
 
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
+from contract_assets.domain.markdown import literal
 from contract_assets.domain.models import ContractDraft, Revision, RiskAssessment
 from contract_assets.domain.playbook import assess_risk
 from contract_assets.auditing import audit_step
@@ -38,8 +39,8 @@ def risk_assessment(
             "level": risk.level,
             "rules": [hit.rule for hit in risk.rules],
             "why": MetadataValue.md(
-                "\n".join(f"- **{h.rule}**: {'; '.join(h.reasons)}" for h in risk.rules)
-                + "".join(f"\n- deviation: {d.description}" for d in risk.deviations)
+                "\n".join(f"- **{literal(h.rule)}**: {literal('; '.join(h.reasons))}" for h in risk.rules)
+                + "".join(f"\n- deviation: {literal(d.description)}" for d in risk.deviations)
                 or "No playbook rule fired and no deviation."
             ),
         }

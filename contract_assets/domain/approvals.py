@@ -42,6 +42,7 @@ from contract_assets.domain.models import (
 )
 from contract_assets.domain.records import RecordStore
 from contract_assets.domain.serialization import dump_model, load_model
+from contract_assets.domain.revisions import parse_partition_key
 
 APPROVERS_FILE = "approvers.yaml"
 
@@ -413,9 +414,7 @@ class DecisionLog:
 
 def _checked(partition_key: str) -> str:
     """A revision key, or ValueError: decisions are filed only under real revision keys."""
-    contract_id, _, number = partition_key.rpartition(".r")
-    if not contract_id or not number.isdigit() or any(sep in partition_key for sep in "/\\"):
-        raise ValueError(f"'{partition_key}' is not a revision key like 'blue-fjord-msa.r2'")
+    parse_partition_key(partition_key)
     return partition_key
 
 

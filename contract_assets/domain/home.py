@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from contract_assets.domain.records import DATABASE_ENV
 from contract_assets.domain.files import PRIVATE_DIR_MODE, atomic_write_bytes, private_directory
 from contract_assets.domain.inbox import kept_files, reseal_kept_file
 from contract_assets.domain.protection import DataKeyError, DataProtection
@@ -22,7 +23,6 @@ MARK = "# Written by contract-assets; rewritten when it differs (remove this lin
 DEFAULT_HOME = ".contract_assets"
 
 
-DATABASE_ENV = "CONTRACT_ASSETS_DATABASE_URL"
 
 
 def instance_yaml(base_dir: str, *, postgres: bool = False) -> str:

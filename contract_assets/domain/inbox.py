@@ -18,21 +18,35 @@ from pathlib import Path
 
 from contract_assets.domain.files import PRIVATE_FILE_MODE, atomic_write_bytes, private_directory
 from contract_assets.domain.protection import ENCRYPTED_SUFFIX, DataProtection, without_emails
-from contract_assets.domain.requests import FieldError
+from contract_assets.domain.requests import DOCUMENT, FieldError
 
 REQUEST_SUFFIXES = {".yaml", ".yml", ".json"}
 
 
 def arrivals(inbox: Path) -> list[Path]:
-    """Request files in the inbox, oldest first (modification time, then name)."""
+    """Request files in the inbox, oldest first (modification time, then name).
+
+    Symbolic links with a request name are listed too, so that they are quarantined
+    (`refused_link`) rather than followed or left lying there.
+    """
     if not inbox.is_dir():
         return []
     files = []
     for entry in os.scandir(inbox):
         path = Path(entry.path)
-        if entry.is_file() and not entry.name.startswith(".") and path.suffix.lower() in REQUEST_SUFFIXES:
-            files.append((entry.stat().st_mtime_ns, entry.name, path))
+        if entry.name.startswith(".") or path.suffix.lower() not in REQUEST_SUFFIXES:
+            continue
+        if entry.is_symlink() or entry.is_file(follow_symlinks=False):
+            files.append((entry.stat(follow_symlinks=False).st_mtime_ns, entry.name, path))
     return [path for _, _, path in sorted(files)]
+
+
+def refused_link(path: Path) -> FieldError | None:
+    """Why an inbox entry is not read: a link could point the daemon at any file it may
+    read (and its error report would quote from it)."""
+    if path.is_symlink():
+        return FieldError(DOCUMENT, "is a symbolic link; put the request file itself into the inbox")
+    return None
 
 
 def _free_name(directory: Path, name: str) -> Path:

@@ -43,6 +43,18 @@ class StoredModel(StrictModel):
 # --- field types -------------------------------------------------------------------------
 
 
+def shown(text: Any, limit: int = 60) -> str:
+    """User text as an error message may quote it: one line, control characters escaped
+    (no terminal escape sequences reach a console), at most `limit` characters."""
+    text = str(text)
+    cut = text[:limit]
+    escaped = "".join(
+        c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii") for c in cut
+    )
+    return escaped + ("…" if len(text) > limit else "")
+
+
+
 def _email(value: str) -> str:
     try:
         email_validator.validate_email(value, check_deliverability=False)
@@ -81,7 +93,7 @@ def exact_decimal(value: Any) -> Any:
         try:
             number = Decimal(str(value).strip())
         except InvalidOperation:
-            raise ValueError(f"'{value}' is not a decimal number") from None
+            raise ValueError(f"'{shown(value)}' is not a decimal number") from None
         if not number.is_finite():
             raise ValueError("must be a finite number")
         return number

@@ -36,8 +36,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from contract_assets.domain.files import PRIVATE_FILE_MODE, private_directory
-from contract_assets.domain.home import DATABASE_ENV
 
+DATABASE_ENV = "CONTRACT_ASSETS_DATABASE_URL"  # the one PostgreSQL setting (README)
 SCHEMA_LOCK_ID = 7_242_026  # the PostgreSQL advisory lock that serializes schema creation
 
 metadata = MetaData()

@@ -28,6 +28,7 @@ from contract_assets.domain.models import (
     RenderedFile,
     StrictModel,
 )
+from contract_assets.domain.markdown import literal
 from contract_assets.domain.protection import without_emails
 from contract_assets.domain.rendering import document as wording
 from contract_assets.domain.rendering.document import ContractDocument, Section, build_document
@@ -142,7 +143,8 @@ def changes_for_display(
         if _PERSONAL_TERM.fullmatch(change.clause_id) or change.clause_id in bodies:
             summary = summary.replace(f"({change.summary})", f"({_WITHHELD_CHANGE})")
             described = _WITHHELD_CHANGE
-        lines.append(without_emails(f"**{change.kind}** {change.title}: {described}"))
+        # User text is shown literally in the UI's Markdown, never as markup.
+        lines.append(without_emails(f"**{change.kind}** {literal(change.title)}: {literal(described)}"))
     return without_emails(summary), lines
 
 

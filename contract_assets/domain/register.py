@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pandas as pd
 
 from contract_assets.domain.models import Revision, RiskAssessment
+from contract_assets.domain.markdown import literal
 
 COLUMNS = [
     "contract_id",
@@ -96,8 +97,7 @@ def markdown_table(frame: pd.DataFrame) -> str:
         return "_no contracts yet_"
 
     def cell(value: object) -> str:
-        text = "" if value is None or value is pd.NA or value != value else str(value)
-        return text.replace("|", "\\|").replace("\n", " ")
+        return "" if value is None or value is pd.NA or value != value else literal(value)
 
     header = "| " + " | ".join(frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)

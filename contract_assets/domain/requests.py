@@ -7,8 +7,10 @@ Errors name the request's own field path (`counterparty.signatory.email`,
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Callable, Collection, Iterator, Mapping
+import stat
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from io import StringIO
@@ -18,12 +20,36 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
-from ruamel.yaml.events import AliasEvent, DocumentStartEvent
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentStartEvent,
+    MappingStartEvent,
+    ScalarEvent,
+)
 
-from contract_assets.domain.models import Amount, ContractRequest, ContractType
+from contract_assets.domain.models import (
+    CONTRACT_ID_PATTERN,
+    Amount,
+    ContractRequest,
+    ContractType,
+    shown,
+)
 
 MAX_REQUEST_BYTES = 1024 * 1024
 MAX_YAML_ALIASES = 20
+# What a YAML file may expand to through its aliases, in characters plus one per node: a
+# file without aliases stays below it, an alias bomb does not.
+MAX_YAML_EXPANSION = 2 * MAX_REQUEST_BYTES
+# The deepest request is 4 levels (sow.deliverables.0.title); deeper data is refused before
+# anything recursive (the YAML composer, json, pydantic) sees it.
+MAX_NESTING = 32
+# Explicit tags a request may carry: the YAML 1.2 core schema's ("!" is the non-specific tag).
+_YAML_TAG_PREFIX = "tag:yaml.org,2002:"
+_CORE_TAGS = frozenset(
+    {"!", *(_YAML_TAG_PREFIX + name for name in ("str", "int", "float", "bool", "null", "seq", "map"))}
+)
 DOCUMENT = "(document)"  # the path of an error about the file as a whole
 
 # Which optional blocks each contract type allows; "required" ones must be present.
@@ -85,9 +111,7 @@ def _exact_yaml_number(constructor: Any, node: Any) -> Any:
 def parse_request(data: bytes, *, filename: str) -> Any:
     """Decode a request file's bytes (YAML 1.2 or JSON by extension) into plain data."""
     if len(data) > MAX_REQUEST_BYTES:
-        raise InvalidRequest(
-            [FieldError(DOCUMENT, f"is {len(data)} bytes; a request is at most 1 MiB")]
-        )
+        raise InvalidRequest([_too_large(len(data))])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -97,40 +121,147 @@ def parse_request(data: bytes, *, filename: str) -> Any:
     text = text.removeprefix("\ufeff")
     if Path(filename).suffix.lower() == ".json":
         try:
-            return json.loads(text, parse_float=Decimal)
+            parsed = json.loads(text, parse_float=Decimal)
         except json.JSONDecodeError as exc:
             raise InvalidRequest(
                 [FieldError(DOCUMENT, f"is not valid JSON: {exc.msg} at line {exc.lineno}")]
             ) from None
-    return _parse_yaml(text)
+        except RecursionError:
+            raise InvalidRequest([_too_deep()]) from None
+    else:
+        parsed = _parse_yaml(text)
+    _check_nesting(parsed)
+    return parsed
+
+
+def _too_large(size: int | None) -> FieldError:
+    what = f"is {size} bytes" if size is not None else "is larger than 1 MiB"
+    return FieldError(DOCUMENT, f"{what}; a request is at most 1 MiB ({MAX_REQUEST_BYTES} bytes)")
+
+
+def _too_deep() -> FieldError:
+    return FieldError(DOCUMENT, f"nests lists and mappings more than {MAX_NESTING} deep")
+
+
+def read_request_bytes(path: Path) -> bytes:
+    """A request file's bytes, reading at most one byte past the limit whatever the file is.
+
+    Only regular files are read (a FIFO or device would block or never end); the size is
+    checked before reading and again by what was read, so a file growing meanwhile is
+    refused too. Raises InvalidRequest, or OSError when the file cannot be opened.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidRequest([FieldError(DOCUMENT, "is not a regular file; give a request file")])
+        if info.st_size > MAX_REQUEST_BYTES:
+            raise InvalidRequest([_too_large(info.st_size)])
+        data = handle.read(MAX_REQUEST_BYTES + 1)
+    if len(data) > MAX_REQUEST_BYTES:
+        raise InvalidRequest([_too_large(None)])
+    return data
 
 
 def _parse_yaml(text: str) -> Any:
     yaml = _yaml_loader()
     try:
-        aliases = 0
-        documents = 0
-        for event in yaml.parse(StringIO(text)):
-            if isinstance(event, AliasEvent):
-                aliases += 1
-            if isinstance(event, DocumentStartEvent):
-                documents += 1
-                if event.version not in (None, (1, 2)):
-                    raise InvalidRequest(
-                        [FieldError(DOCUMENT, "declares a YAML version other than 1.2")]
-                    )
-        if aliases > MAX_YAML_ALIASES:
-            raise InvalidRequest(
-                [FieldError(DOCUMENT, f"uses {aliases} YAML aliases; at most {MAX_YAML_ALIASES}")]
-            )
-        if documents > 1:
-            raise InvalidRequest([FieldError(DOCUMENT, "holds more than one YAML document")])
+        _check_yaml_shape(yaml.parse(StringIO(text)))
         return yaml.load(text)
     except YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise InvalidRequest([FieldError(DOCUMENT, f"is not valid YAML: {problem}{where}")]) from None
+
+
+def _refuse(message: str, event: Any = None) -> InvalidRequest:
+    mark = getattr(event, "start_mark", None)
+    where = f" (line {mark.line + 1})" if mark is not None else ""
+    return InvalidRequest([FieldError(DOCUMENT, f"{message}{where}")])
+
+
+@dataclass
+class _OpenNode:
+    """A mapping or sequence being read: its expanded size so far and its anchor."""
+
+    is_mapping: bool
+    anchor: str | None
+    size: int = 1
+    children: int = 0
+
+
+def _check_yaml_shape(events: Iterable[Any]) -> None:
+    """Refuse, from the parser's events and before anything is built, what a request never
+    needs and a hostile file uses: tags beyond the YAML 1.2 core schema, more than a few
+    aliases, aliases that expand the data past the size limit or refer to themselves, keys
+    that are not plain values, deep nesting, more than one document, another YAML version.
+    """
+    aliases = documents = expanded = 0
+    anchors: dict[str, int] = {}  # anchor -> expanded size of the node it names
+    stack: list[_OpenNode] = []
+
+    def add(size: int, event: Any, *, plain_key_allowed: bool) -> None:
+        nonlocal expanded
+        expanded += size
+        if expanded > MAX_YAML_EXPANSION:
+            raise _refuse("expands (through its aliases) past the 1 MiB request limit", event)
+        if stack:
+            parent = stack[-1]
+            if parent.is_mapping and parent.children % 2 == 0 and not plain_key_allowed:
+                raise _refuse("uses a list, a mapping or an alias as a key; keys are plain text", event)
+            parent.size += size
+            parent.children += 1
+
+    for event in events:
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag not in _CORE_TAGS:
+            raise _refuse(
+                f"uses the YAML tag '{shown(tag.replace(_YAML_TAG_PREFIX, '!!'))}'; a request "
+                "uses only plain YAML 1.2 values",
+                event,
+            )
+        if isinstance(event, DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                raise _refuse("holds more than one YAML document", event)
+            if event.version not in (None, (1, 2)):
+                raise _refuse("declares a YAML version other than 1.2", event)
+        elif isinstance(event, AliasEvent):
+            aliases += 1
+            if aliases > MAX_YAML_ALIASES:
+                raise _refuse(f"uses more than {MAX_YAML_ALIASES} YAML aliases", event)
+            if event.anchor not in anchors:
+                raise _refuse(f"refers to '{shown(event.anchor)}' inside its own definition", event)
+            add(anchors[event.anchor], event, plain_key_allowed=False)
+        elif isinstance(event, ScalarEvent):
+            size = 1 + len(event.value)
+            add(size, event, plain_key_allowed=True)
+            if event.anchor is not None:
+                anchors[event.anchor] = size
+        elif isinstance(event, CollectionStartEvent):
+            if len(stack) >= MAX_NESTING:
+                raise _refuse(_too_deep().message, event)
+            add(1, event, plain_key_allowed=False)
+            stack.append(_OpenNode(isinstance(event, MappingStartEvent), event.anchor))
+        elif isinstance(event, CollectionEndEvent):
+            node = stack.pop()
+            if stack:  # its size was counted as 1 at its start; add the rest to its parent
+                stack[-1].size += node.size - 1
+            if node.anchor is not None:
+                anchors[node.anchor] = node.size
+
+
+def _check_nesting(data: Any) -> None:
+    """Refuse parsed data nested deeper than any request is (without recursing)."""
+    pending = [(data, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, (dict, list)):
+            if depth >= MAX_NESTING:
+                raise InvalidRequest([_too_deep()])
+            children = value.values() if isinstance(value, dict) else value
+            pending += [(child, depth + 1) for child in children]
 
 
 # --- validation --------------------------------------------------------------------------
@@ -229,7 +360,9 @@ def _cross_field_errors(
     entity = raw.get("our_entity")
     if isinstance(entity, str) and entity not in entities:
         known = ", ".join(sorted(entities))
-        errors.append(FieldError("our_entity", f"'{entity}' is not one of our entities ({known})"))
+        errors.append(
+            FieldError("our_entity", f"'{shown(entity)}' is not one of our entities ({known})")
+        )
     if raw.get("governing_law") == "US":
         errors.append(
             FieldError("governing_law", "for the United States name the state, e.g. 'US-NY'")
@@ -249,7 +382,9 @@ def _cross_field_errors(
                 )
             )
     parent_id = _get(raw, "sow.parent_contract_id")
-    if isinstance(parent_id, str):
+    # Only a well-formed id is looked up: the registry must never see a path (its own
+    # pattern error is reported by the field rule).
+    if isinstance(parent_id, str) and re.fullmatch(CONTRACT_ID_PATTERN, parent_id):
         parent = find_contract(parent_id)
         legal_name = _get(raw, "counterparty.legal_name")
         if parent is None or parent.type is not ContractType.MSA:
@@ -263,8 +398,8 @@ def _cross_field_errors(
             errors.append(
                 FieldError(
                     "sow.parent_contract_id",
-                    f"msa '{parent_id}' is with '{parent.counterparty.legal_name}', not "
-                    f"'{legal_name}'",
+                    f"msa '{parent_id}' is with '{shown(parent.counterparty.legal_name)}', "
+                    f"not '{shown(legal_name)}'",
                 )
             )
     return errors
@@ -317,10 +452,18 @@ def load_request_file(
     find_contract: Callable[[str], ContractRequest | None],
 ) -> ContractRequest:
     """Read, parse and validate one request file (size checked before parsing)."""
-    size = path.stat().st_size
-    if size > MAX_REQUEST_BYTES:
-        raise InvalidRequest(
-            [FieldError(DOCUMENT, f"is {size} bytes; a request is at most 1 MiB")]
-        )
-    raw = parse_request(path.read_bytes(), filename=path.name)
+    return load_request(
+        read_request_bytes(path), filename=path.name, entities=entities, find_contract=find_contract
+    )
+
+
+def load_request(
+    data: bytes,
+    *,
+    filename: str,
+    entities: Collection[str],
+    find_contract: Callable[[str], ContractRequest | None],
+) -> ContractRequest:
+    """Parse and validate a request from bytes already read (by `read_request_bytes`)."""
+    raw = parse_request(data, filename=filename)
     return validate_request(raw, entities=entities, find_contract=find_contract)

@@ -9,12 +9,13 @@ so adding or rotating a key changes no hash and no decision bound to one.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Connection
 
 from contract_assets.domain.files import canonical_json, sha256_bytes
-from contract_assets.domain.models import ContractRequest, Revision
+from contract_assets.domain.models import CONTRACT_ID_PATTERN, ContractRequest, Revision, shown
 from contract_assets.domain.protection import DataKeyError, DataProtection
 from contract_assets.domain.records import Record, RecordStore
 from contract_assets.domain.serialization import StoredTypeMismatch, dump_model, load_model, reseal_envelope
@@ -29,10 +30,17 @@ def partition_key(contract_id: str, revision: int) -> str:
     return f"{contract_id}.r{revision}"
 
 
+def is_contract_id(text: str) -> bool:
+    """Whether `text` is a contract id, and so safe to name a folder with."""
+    return re.fullmatch(CONTRACT_ID_PATTERN, text) is not None
+
+
 def parse_partition_key(key: str) -> tuple[str, int]:
+    """`blue-fjord-msa.r2` -> ("blue-fjord-msa", 2); ValueError for anything else, so that
+    no key that could name another folder (`../x.r1`) ever reaches a path."""
     contract_id, _, number = key.rpartition(".r")
-    if not contract_id or not number.isdigit():
-        raise ValueError(f"'{key}' is not a revision key like 'blue-fjord-msa.r2'")
+    if not is_contract_id(contract_id) or not number.isascii() or not number.isdigit():
+        raise ValueError(f"'{shown(key)}' is not a revision key like 'blue-fjord-msa.r2'")
     return contract_id, int(number)
 
 
@@ -50,7 +58,9 @@ class RevisionRegistry:
         self.protection = protection if protection is not None else DataProtection.from_env()
 
     def revisions(self, contract_id: str, *, connection: Connection | None = None) -> list[Revision]:
-        """Every revision of one contract, oldest first."""
+        """Every revision of one contract, oldest first (none for text that is no contract id)."""
+        if not is_contract_id(contract_id):
+            return []
         records = self.store.list(self.KIND, contract_id, connection=connection)
         return sorted((self._read(record) for record in records), key=lambda r: r.revision)
 

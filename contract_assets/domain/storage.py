@@ -15,6 +15,7 @@ from typing import TypeVar
 from contract_assets.domain.files import atomic_write_bytes, canonical_json, sha256_bytes, sha256_file
 from contract_assets.domain.models import FileBundle, StoredModel
 from contract_assets.domain.protection import DataProtection
+from contract_assets.domain.revisions import parse_partition_key
 from contract_assets.domain.serialization import dump_model, load_model
 
 M = TypeVar("M", bound=StoredModel)
@@ -26,7 +27,7 @@ class StorageLayout:
     protection: DataProtection = field(default_factory=DataProtection.from_env, repr=False)
 
     def value_path(self, asset: str, partition_key: str | None, suffix: str = ".json") -> Path:
-        name = partition_key if partition_key is not None else asset
+        name = _checked(partition_key) if partition_key is not None else asset
         return self.values_dir() / asset / f"{name}{suffix}"
 
     def values_dir(self) -> Path:
@@ -34,12 +35,17 @@ class StorageLayout:
         return self.base_dir / "values"
 
     def documents_dir(self, partition_key: str) -> Path:
-        return self.base_dir / "documents" / partition_key
+        return self.base_dir / "documents" / _checked(partition_key)
 
     def write_model(self, asset: str, partition_key: str | None, model: StoredModel) -> Path:
         """Store a typed value; a file bundle's files first, so a stored record always has them."""
         if isinstance(model, FileBundle):
-            model = self._write_files(partition_key or asset, model)
+            folder = (
+                self.documents_dir(partition_key)
+                if partition_key is not None
+                else self.base_dir / "documents" / asset
+            )
+            model = self._write_files(folder, model)
         path = self.value_path(asset, partition_key)
         atomic_write_bytes(path, dump_model(model, self.protection))
         return path
@@ -50,7 +56,7 @@ class StorageLayout:
             return None
         return load_model(path.read_bytes(), expected, source=str(path), protection=self.protection)
 
-    def _write_files(self, folder: str, bundle: FileBundle) -> FileBundle:
+    def _write_files(self, folder: Path, bundle: FileBundle) -> FileBundle:
         """Write a bundle's files into a folder named by their content, under the partition's.
 
         Files once issued are never overwritten: different content goes to a new folder
@@ -60,7 +66,7 @@ class StorageLayout:
         digest = sha256_bytes(
             canonical_json({name: sha256_bytes(data) for name, data in bundle.content.items()})
         )
-        directory = self.documents_dir(folder) / digest[:16]
+        directory = folder / digest[:16]
         paths = {}
         for filename, data in bundle.content.items():
             target = directory / filename
@@ -70,3 +76,9 @@ class StorageLayout:
                 atomic_write_bytes(target, data)
             paths[filename] = str(target.resolve())
         return bundle.model_copy(update={"paths": {**bundle.paths, **paths}})
+
+
+def _checked(partition_key: str) -> str:
+    # Partition keys can be added by hand in the UI: only a revision key may name a path.
+    parse_partition_key(partition_key)
+    return partition_key

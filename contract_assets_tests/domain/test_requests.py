@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +28,8 @@ from contract_assets.domain.requests import (
     InvalidRequest,
     load_request_file,
     parse_request,
+    read_request_bytes,
+    validate_request,
 )
 from contract_assets_tests.domain.conftest import ENTITIES, EXAMPLES
 
@@ -1018,3 +1022,153 @@ def test_sow_sample_invalid_without_its_msa():
         load_request_file(path, entities=ENTITIES, find_contract=lambda _: None)
     assert {e.path for e in info.value.errors} == {"sow.parent_contract_id"}
 
+
+
+# --- hostile files -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"a: !!binary G1szMW0=\n", "!!binary"),  # bytes would slip past the text checks
+        (b"a: !!set {x, y}\n", "!!set"),
+        (b"a: !!omap [x: 1]\n", "!!omap"),
+        (b"a: !!pairs [x: 1]\n", "!!pairs"),
+        (b"a: !!timestamp 2024-01-01T00:00:00\n", "!!timestamp"),
+        (b"a: !<tag:yaml.org,2002:python/object> {}\n", "!!python/object"),
+    ],
+    ids=["binary", "set", "omap", "pairs", "timestamp", "verbatim-python"],
+)
+def test_tags_beyond_the_core_schema_refused_by_name(data, words):
+    (error,) = _parse_error(data)
+    assert error.path == DOCUMENT and words in error.message and "line 1" in error.message
+
+
+def test_core_schema_tags_accepted():
+    data = b"a: !!str 12\nb: !!int '7'\nc: !!map {d: !!seq [!!null '', !!bool true]}\n"
+    assert parse_request(data, filename="r.yaml") == {"a": "12", "b": 7, "c": {"d": [None, True]}}
+
+
+def test_alias_to_itself_refused_not_a_crash():
+    # Before: a self-referencing list reached validation and ended in RecursionError.
+    (error,) = _parse_error(b"a: &a [*a]\n")
+    assert "inside its own definition" in error.message
+
+
+def test_few_aliases_that_expand_past_the_limit_refused():
+    # 11 aliases, well under the count limit, doubling a 0.9 MB string 1024 times.
+    lines = [f'a0: &a0 ["{"x" * 900_000}"]']
+    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}]" for i in range(1, 11)]
+    (error,) = _parse_error("\n".join(lines).encode())
+    assert "expands" in error.message and "1 MiB" in error.message
+
+
+def test_yaml_without_aliases_at_the_size_limit_is_not_an_expansion():
+    head = b"contract_id: acme-nda\nnotes: "
+    data = head + b"x" * (MAX_REQUEST_BYTES - len(head) - 1) + b"\n"
+    assert len(parse_request(data, filename="r.yaml")["notes"]) == MAX_REQUEST_BYTES - len(head) - 1
+
+
+@pytest.mark.parametrize(
+    ("data", "filename"),
+    [
+        (b"a: " + b"[" * 100_000 + b"]" * 100_000, "r.yaml"),
+        (b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "r.json"),
+        (b'{"a": ' + b"[" * 40 + b"]" * 40 + b"}", "r.json"),
+    ],
+    ids=["yaml-deep", "json-deep", "json-past-the-limit"],
+)
+def test_deep_nesting_refused_not_a_crash(data, filename):
+    (error,) = _parse_error(data, filename)
+    assert error.path == DOCUMENT and "deep" in error.message
+
+
+@pytest.mark.parametrize("key", [b"? [a, b]\n: c\n", b"? {a: 1}\n: c\n"], ids=["list", "mapping"])
+def test_complex_mapping_keys_refused(key):
+    (error,) = _parse_error(key)
+    assert "as a key" in error.message
+
+
+@pytest.mark.parametrize(
+    "device", ["/dev/zero", "/dev/urandom"], ids=["zero", "urandom"]
+)
+def test_device_refused_without_reading_it(device):
+    # stat() says 0 bytes; reading to the end would never stop.
+    with pytest.raises(InvalidRequest) as info:
+        load_request_file(Path(device), entities=ENTITIES, find_contract=lambda _: None)
+    assert "not a regular file" in info.value.errors[0].message
+
+
+def test_fifo_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "request.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(InvalidRequest) as info:
+        load_request_file(fifo, entities=ENTITIES, find_contract=lambda _: None)
+    assert "not a regular file" in info.value.errors[0].message
+
+
+def test_file_growing_past_the_limit_refused_from_what_was_read(tmp_path, monkeypatch):
+    path = tmp_path / "r.yaml"
+    path.write_bytes(b"#" * 10)
+    real_fstat = os.fstat
+
+    def stale_fstat(fd):  # the size a file had before a writer appended to it
+        info = real_fstat(fd)
+        path.write_bytes(b"#" * (MAX_REQUEST_BYTES + 10))
+        return info
+
+    monkeypatch.setattr(os, "fstat", stale_fstat)
+    with pytest.raises(InvalidRequest) as info:
+        read_request_bytes(path)
+    assert "1 MiB" in info.value.errors[0].message
+
+
+@pytest.mark.parametrize(
+    "contract_id",
+    [
+        "../etc-passwd",
+        "..",
+        "/etc/passwd",
+        "acme\\nda",
+        "acme\x00nda",
+        "acme-nda/",
+        "acme-nda\n",
+        "асme-nda",  # Cyrillic а and с
+        "acme\u2010nda",  # a Unicode hyphen
+        "ａcme-nda",  # fullwidth a
+        "acme-nda\u200b",  # zero-width space
+        "ACME-NDA",
+    ],
+)
+def test_path_like_or_look_alike_ids_refused_at_their_path(error_paths, make_raw, contract_id):
+    assert "contract_id" in error_paths(make_raw("nda", {"contract_id": contract_id}))
+
+
+@pytest.mark.parametrize("parent", ["../acme-msa", "/tmp/acme-msa", "acme-msa/../acme-msa"])
+def test_path_like_parent_id_is_never_looked_up(make_raw, parent):
+    asked = []
+
+    def find_contract(contract_id):
+        asked.append(contract_id)
+        return None
+
+    with pytest.raises(InvalidRequest) as info:
+        validate_request(
+            make_raw("sow", {"sow.parent_contract_id": parent}),
+            entities=ENTITIES,
+            find_contract=find_contract,
+        )
+    assert "sow.parent_contract_id" in {e.path for e in info.value.errors}
+    assert asked == []
+
+
+def test_error_messages_quote_user_text_short_and_without_control_characters(validate, make_raw):
+    entity = "\x1b[2J\x1b[31m" + "x" * 80  # clears a terminal, then turns it red
+    amount = "\x1b]0;pwned\x07" * 500
+    with pytest.raises(InvalidRequest) as info:
+        validate(make_raw("msa", {"our_entity": entity, "value.amount": amount}))
+    quoting = [e.message for e in info.value.errors if "x" * 20 in e.message or "pwned" in e.message]
+    assert len(quoting) == 2  # our_entity unknown, value.amount not a number
+    for message in quoting:
+        assert "\x1b" not in message and "\x07" not in message
+        assert "\\x1b" in message and len(message) < 300

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from contract_assets.domain.approvals import DecisionLog
 from contract_assets.domain.protection import DataProtection
 from contract_assets.domain.records import RecordStore, records_url
 from contract_assets.domain.revisions import (
@@ -16,6 +17,7 @@ from contract_assets.domain.revisions import (
     parse_partition_key,
     partition_key,
 )
+from contract_assets.domain.storage import StorageLayout
 
 
 @pytest.fixture
@@ -138,6 +140,32 @@ def test_parse_partition_key(key, parsed):
 def test_parse_partition_key_rejects_other_strings(key):
     with pytest.raises(ValueError, match="blue-fjord-msa.r2"):
         parse_partition_key(key)
+
+
+PATH_LIKE_KEYS = ["../blue-fjord-msa.r1", "../../etc.r1", "/tmp/x.r1", "a\\b\\c.r1", "abc\x00.r1", "..r1", "abc.r١"]
+
+
+@pytest.mark.parametrize("key", PATH_LIKE_KEYS)
+def test_path_like_keys_never_reach_a_path_or_a_record(tmp_path, registry, key):
+    """Dynamic partitions can be added by hand in the UI and decisions name their revision:
+    no key but a revision key names a file or folder, or files a record."""
+    with pytest.raises(ValueError, match="not a revision key"):
+        parse_partition_key(key)
+    with pytest.raises(ValueError):
+        registry.get(key)
+    with pytest.raises(ValueError):
+        StorageLayout(tmp_path / "home" / "storage").value_path("contract_request", key)
+    with pytest.raises(ValueError):
+        StorageLayout(tmp_path / "home" / "storage").documents_dir(key)
+    with pytest.raises(ValueError):
+        DecisionLog(registry.store).accepted(key)
+
+
+@pytest.mark.parametrize("contract_id", ["../blue-fjord-msa", "/blue-fjord-msa", "./blue-fjord-msa", "blue-fjord-msa/"])
+def test_registry_finds_nothing_for_text_that_is_no_contract_id(registry, msa, contract_id):
+    registry.register(msa(), source_file=None)
+    assert registry.revisions(contract_id) == []
+    assert registry.latest_request(contract_id) is None
 
 
 # --- content hash --------------------------------------------------------------------------------
