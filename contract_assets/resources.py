@@ -15,6 +15,7 @@ from contract_assets.domain.home import ContractHome
 from contract_assets.domain.models import ContractDraft, Entity, Revision
 from contract_assets.domain.playbook import SHIPPED_PLAYBOOK, Playbook, load_playbook
 from contract_assets.domain.revisions import RevisionRegistry
+from contract_assets.domain.sealing import OrganisationSeal, SealFiles, load_seal, passphrase_from_env
 from contract_assets.domain.stages import approved_revision
 from contract_assets.domain.storage import StorageLayout
 
@@ -73,6 +74,14 @@ class Workspace:
     def entities(self) -> dict[str, Entity]:
         return load_entities(self.home.config_file("entities.yaml", SHIPPED_LIBRARY / "entities.yaml"))
 
+    @property
+    def seal_files(self) -> SealFiles:
+        return SealFiles(self.home.keys_dir)
+
+    def seal(self) -> OrganisationSeal | None:
+        """The organisation's seal, or None when `contract-assets init-signing` was never run;
+        SealError when it is there but cannot be opened (e.g. a wrong passphrase)."""
+        return load_seal(self.seal_files, passphrase_from_env())
 
     def assemble(self, revision: Revision, *, partition_key: str | None = None) -> ContractDraft:
         """Assemble a revision's draft with today's library (an sow takes the terms of its

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from dagster import AssetExecutionContext, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, Failure, MetadataValue, Output, asset
 
 from contract_assets.domain.models import (
     ApprovalRecord,
@@ -17,6 +17,8 @@ from contract_assets.domain.packaging import (
     render_contract,
     render_review_copy,
 )
+from contract_assets.domain.sealing import SealError
+from contract_assets.resources import ContractWorkspace
 from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
 
@@ -58,24 +60,42 @@ def contract_documents(
     )
 
 
-@asset(partitions_def=revision_partitions, group_name="contracts", kinds={"json"})
+@asset(partitions_def=revision_partitions, group_name="contracts", kinds={"json", "pdf"})
 def signature_package(
     context: AssetExecutionContext,
+    contracts: ContractWorkspace,
     contract_request: Revision,
     contract_draft: ContractDraft,
     contract_documents: RenderedDocuments,
 ) -> Output[SignaturePackage]:
-    """The manifest sent for signature: SHA-256 of every file and the signers in order."""
+    """The package sent for signature: a manifest with the SHA-256 of every file and the
+    signers in order, and, once a seal is set up, the PDF sealed and the manifest signed."""
+    try:
+        seal = contracts.workspace().seal()
+    except SealError as exc:  # a configuration problem: retrying cannot help
+        raise Failure(description=str(exc), allow_retries=False) from None
+    if seal is None:
+        context.log.warning(
+            f"{context.partition_key}: no organisation seal is set up, the package is not sealed "
+            "(run `contract-assets init-signing`)"
+        )
     package = build_signature_package(
         revision=contract_request,
         draft=contract_draft,
         documents=contract_documents,
         created_at=datetime.now(UTC),
+        seal=seal,
     )
     context.add_output_metadata(
         {
             "signers": [f"{s.order}. {s.name} ({s.party})" for s in package.signers],
             "documents": len(package.documents),
+            "sealed": package.sealed,
+            **(
+                {"sealed_by": seal.organisation, "seal_certificate_sha256": seal.fingerprint}
+                if seal
+                else {}
+            ),
         }
     )
     return versioned(package)
