@@ -348,7 +348,8 @@ def _demo(home: ContractHome, operations: ContractOperations, directory: Path) -
     if not workspace.seal_files.exists():
         print("no organisation seal yet: making a self-signed trial one (`init-signing`)")
         organisation = next(iter(workspace.entities.values())).legal_name
-        _describe_seal(create_trial_seal(workspace.seal_files, organisation, passphrase_from_env()), workspace)
+        seal = create_trial_seal(workspace.seal_files, organisation, passphrase_from_env())
+        _describe_seal(seal, workspace)
     code = 0
     for path in files:
         code = max(code, _submit(operations, [path], as_json=False))

@@ -133,7 +133,9 @@ class RevisionStatus:
                 "rendered_pdf": rendered_pdf,
                 "docx": self.documents.path_of("docx") if self.documents else None,
                 "manifest": self.package.path_of("manifest") if self.package else None,
-                "manifest_signature": self.package.path_of("manifest_signature") if self.package else None,
+                "manifest_signature": (
+                    self.package.path_of("manifest_signature") if self.package else None
+                ),
                 "executed_pdf": self.executed.path_of("executed_pdf") if self.executed else None,
             },
         }

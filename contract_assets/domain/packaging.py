@@ -156,12 +156,15 @@ def build_signature_package(
     }
     data = json.dumps(json.loads(canonical_json(manifest)), indent=2, ensure_ascii=False).encode()
     filename = f"{revision.partition_key}.manifest.json"
-    files.insert(0, _file("manifest", filename, "application/json", data))  # first: what executed copies cite
+    # The manifest comes first: an executed copy cites it as the package's first file.
+    files.insert(0, _file("manifest", filename, "application/json", data))
     content[filename] = data
     if seal is not None:
         signature_name = filename + SIGNATURE_SUFFIX
         content[signature_name] = sign_detached(data, seal)
-        files.append(_file("manifest_signature", signature_name, SIGNATURE_MEDIA_TYPE, content[signature_name]))
+        files.append(
+            _file("manifest_signature", signature_name, SIGNATURE_MEDIA_TYPE, content[signature_name])
+        )
     return SignaturePackage(
         partition_key=revision.partition_key,
         files=files,
@@ -254,10 +257,10 @@ def verify_package(manifest_path: Path, trusted: list[x509.Certificate]) -> Veri
     if not signature.exists():
         result.problems.append(f"{name} is not signed: {signature.name} is missing")
     else:
-        result.problems += [
-            f"{name}: {p}"
-            for p in detached_signature_problems(manifest_path.read_bytes(), signature.read_bytes(), trusted)
-        ]
+        problems = detached_signature_problems(
+            manifest_path.read_bytes(), signature.read_bytes(), trusted
+        )
+        result.problems += [f"{name}: {p}" for p in problems]
     try:
         manifest = _read_manifest(manifest_path)
     except ValueError as exc:

@@ -234,7 +234,8 @@ def read_seal(pkcs12_data: bytes, passphrase: bytes | None, *, source: str) -> O
     if usage is not None and not (usage.digital_signature or usage.content_commitment):
         raise SealError(f"{source}: the certificate may not be used for signatures (key usage)")
     if certificate.not_valid_after_utc <= datetime.now(UTC):
-        raise SealError(f"{source}: the certificate expired on {certificate.not_valid_after_utc:%Y-%m-%d}")
+        expired = f"{certificate.not_valid_after_utc:%Y-%m-%d}"
+        raise SealError(f"{source}: the certificate expired on {expired}")
     return OrganisationSeal(key=key, certificate=certificate, chain=tuple(chain))
 
 
@@ -315,7 +316,9 @@ def pdf_seal_problems(pdf: bytes, trusted: list[x509.Certificate]) -> list[str]:
     return problems or _unsigned_gap_problems(pdf, embedded.byte_range, trusted)
 
 
-def _unsigned_gap_problems(pdf: bytes, byte_range: list[int], trusted: list[x509.Certificate]) -> list[str]:
+def _unsigned_gap_problems(
+    pdf: bytes, byte_range: list[int], trusted: list[x509.Certificate]
+) -> list[str]:
     """The one part of a signed PDF its signature cannot cover is the signature value itself.
 
     Some of its bytes are not bound by the signature either (the CMS lists of digest
@@ -379,7 +382,8 @@ def detached_signature_problems(
                 data, content["content"], signer_validation_context=_validation_context(trusted)
             )
         )
-        problems = _status_problems(status, trusted, "the signed content was changed after it was signed")
+        changed = "the signed content was changed after it was signed"
+        problems = _status_problems(status, trusted, changed)
         if not problems and not _as_written(content, signature, trusted):
             problems = ["the signature file was altered"]
     except Exception as exc:
@@ -387,7 +391,9 @@ def detached_signature_problems(
     return problems
 
 
-def _status_problems(status: SignatureStatus, trusted: list[x509.Certificate], changed: str) -> list[str]:
+def _status_problems(
+    status: SignatureStatus, trusted: list[x509.Certificate], changed: str
+) -> list[str]:
     """The first thing wrong with a pyHanko signature status (a changed document also fails
     the later tests; saying so would only hide the cause)."""
     if not status.intact:
