@@ -41,6 +41,7 @@ def sealed_home(tmp_path_factory):
             run_revision(home, ops.instance, key)
             event = ops.instance.get_latest_materialization_event(AssetKey("signature_package"))
             metadata = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+            metadata["code_version"] = event.asset_materialization.tags["dagster/code_version"]
         status = cli("status", "--json", home=home)
         assert status.returncode == 0, status.stderr
         yield {"home": home, "init": init.stdout, "status": json.loads(status.stdout)[0], "metadata": metadata}
@@ -65,6 +66,8 @@ def test_init_signing_then_the_package_is_sealed_and_status_reports_the_sealed_p
     assert validate_pdf_signature(embedded, ValidationContext(trust_roots=[root])).bottom_line
     assert sealed_home["metadata"]["sealed"] is True
     assert sealed_home["metadata"]["seal_certificate_sha256"] == fingerprint
+    # A package made before this seal (or with another) shows as unsynced in the UI.
+    assert sealed_home["metadata"]["code_version"].endswith(f"+seal.{fingerprint[:12]}")
     manifest = json.loads(Path(artifacts["manifest"]).read_text())
     assert manifest["seal"]["certificate_sha256"] == fingerprint
     assert Path(artifacts["manifest_signature"]).name == Path(artifacts["manifest"]).name + ".sig"
