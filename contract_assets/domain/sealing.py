@@ -324,8 +324,8 @@ def _unsigned_gap_problems(
     Some of its bytes are not bound by the signature either (the CMS lists of digest
     algorithms and certificates), so it must hold exactly a signature as written here:
     upper-case hex of canonical DER, zero padding, digest algorithms those of its signer,
-    and no certificate other than the trusted ones. Then no byte of the file can change
-    unnoticed.
+    and no certificate other than the trusted ones, so that a byte changed in it is
+    noticed like one changed in the document.
     """
     start, end = byte_range[0] + byte_range[1], byte_range[2]
     gap = pdf[start:end]
