@@ -4,6 +4,8 @@ The drafts are assembled from the shipped clause library and the sample requests
 NDA of about four pages, an MSA with its DPA annex of about ten), with the counterparty
 renamed to "Zoë Ångström 株式会社" so that the PDF also embeds the CJK fallback font.
 The first render of a process also parses the fonts; it is shown apart from the steady state.
+The last line is sealing each PDF with a self-signed trial seal (PAdES, pyHanko) and
+verifying the sealed PDF.
 
     .venv/bin/python benchmarks/render_benchmark.py [--runs 20]
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import date
@@ -25,6 +28,13 @@ from contract_assets.domain.clause_library import load_entities, load_library
 from contract_assets.domain.models import ContractDraft
 from contract_assets.domain.rendering import render_docx, render_html, render_pdf
 from contract_assets.domain.requests import load_request_file
+from contract_assets.domain.sealing import (
+    SealFiles,
+    create_trial_seal,
+    pdf_seal_problems,
+    read_certificates,
+    seal_pdf,
+)
 
 REQUESTS = Path(__file__).resolve().parents[1] / "examples" / "requests"
 SAMPLES = {"mutual NDA": "01-mutual-nda.yaml", "MSA + DPA annex": "02-msa-high-value.yaml"}
@@ -54,13 +64,17 @@ def sample_draft(file_name: str) -> ContractDraft:
     )
 
 
-def milliseconds(render: Callable[..., bytes], draft: ContractDraft, runs: int) -> list[float]:
+def milliseconds(work: Callable[[], object], runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        render(draft, effective_date=EFFECTIVE_DATE)
+        work()
         times.append((time.perf_counter() - start) * 1000)
     return times
+
+
+def rendering(render: Callable[..., bytes], draft: ContractDraft) -> Callable[[], bytes]:
+    return lambda: render(draft, effective_date=EFFECTIVE_DATE)
 
 
 def main() -> None:
@@ -70,7 +84,7 @@ def main() -> None:
 
     drafts = {label: sample_draft(file_name) for label, file_name in SAMPLES.items()}
     nda = drafts["mutual NDA"]
-    first = {fmt: milliseconds(render, nda, 1)[0] for fmt, render in RENDERERS.items()}
+    first = {fmt: milliseconds(rendering(render, nda), 1)[0] for fmt, render in RENDERERS.items()}
     print("first render in this process (parses fonts and templates), ms: "
           + ", ".join(f"{fmt} {ms:.0f}" for fmt, ms in first.items()))
     print(f"\nsteady state, {runs} runs each: median ms per document (min-max)")
@@ -80,9 +94,27 @@ def main() -> None:
         pages = len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
         cells = []
         for render in RENDERERS.values():
-            times = milliseconds(render, draft, runs)
+            times = milliseconds(rendering(render, draft), runs)
             cells.append(f"{statistics.median(times):.1f} ({min(times):.1f}-{max(times):.1f})")
         print(f"{label:<18}{pages:>6}" + "".join(f"{cell:>20}" for cell in cells))
+    print_sealing(drafts, runs)
+
+
+def print_sealing(drafts: dict[str, ContractDraft], runs: int) -> None:
+    """Median ms to seal one rendered PDF, and to verify the sealed PDF."""
+    with tempfile.TemporaryDirectory() as keys:
+        files = SealFiles(Path(keys))
+        seal = create_trial_seal(files, "Benchmark Org", None)
+        trusted = read_certificates(files.certificate)
+        cells = []
+        for label, draft in drafts.items():
+            pdf = render_pdf(draft, effective_date=EFFECTIVE_DATE)
+            sealed = seal_pdf(pdf, seal)
+            seal_ms = statistics.median(milliseconds(lambda: seal_pdf(pdf, seal), runs))
+            verify_ms = statistics.median(milliseconds(lambda: pdf_seal_problems(sealed, trusted), runs))
+            cells.append(f"{label} seal {seal_ms:.1f}, verify {verify_ms:.1f}")
+    print(f"\nsealing (RSA-3072 trial seal, {runs} runs), median ms per PDF: " + "; ".join(cells))
+
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""`contract-assets`: the verbs Dagster has no command for (submit, run, status, env, demo)."""
+"""`contract-assets`: the verbs Dagster has no command for (submit, run, status, env, demo,
+approvals, the organisation's seal)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from cryptography import x509
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from pydantic import ValidationError
 
@@ -37,6 +40,17 @@ from contract_assets.domain.access import AccessConfigError, AccessDenied, Permi
 from contract_assets.domain.audit import export_lines
 from contract_assets.domain.records import create_schema, records_url
 from contract_assets.domain.files import atomic_write_bytes, sweep_temp_files
+from contract_assets.domain.packaging import Verification, verify_package, verify_sealed_pdf
+from contract_assets.domain.sealing import (
+    PASSPHRASE_ENV,
+    OrganisationSeal,
+    SealError,
+    certificate_fingerprint,
+    create_trial_seal,
+    import_seal,
+    passphrase_from_env,
+    read_certificates,
+)
 from contract_assets.resume import ResumeRefused, mark_dead_run_failed, resume_run, worker_tags
 from contract_assets.resources import Workspace
 
@@ -51,6 +65,7 @@ REQUIRED = {
     "approvers": [Permission.ADMINISTER],
     "rotate-key": [Permission.ADMINISTER],
     "decrypt": [Permission.ADMINISTER],  # it shows personal data in clear
+    "init-signing": [Permission.ADMINISTER],
 }
 # The console shows one progress line per revision; Dagster's own log goes to the instance.
 QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -372,6 +387,74 @@ def _request_files(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
+def _describe_seal(seal: OrganisationSeal, workspace: Workspace) -> None:
+    files = workspace.seal_files
+    print(f"seal of {seal.organisation}, valid until {seal.certificate.not_valid_after_utc:%Y-%m-%d}")
+    print(f"  certificate sha256: {seal.fingerprint}")
+    print(f"  key and certificate: {files.pkcs12} (owner-only)")
+    print(f"  certificate to share with those who verify: {files.certificate}")
+
+
+def _init_signing(workspace: Workspace, args: argparse.Namespace) -> int:
+    """Set up the organisation's seal: a self-signed trial one, or the given PKCS#12."""
+    files = workspace.seal_files
+    passphrase = passphrase_from_env()
+    try:
+        if args.pkcs12:
+            seal = import_seal(files, args.pkcs12.read_bytes(), passphrase)
+        else:
+            organisation = args.organisation or next(iter(workspace.entities.values())).legal_name
+            seal = create_trial_seal(files, organisation, passphrase)
+    except (SealError, OSError) as exc:
+        print(f"no seal set up: {exc}", file=sys.stderr)
+        return EXIT_INVALID if isinstance(exc, SealError) else 1
+    _describe_seal(seal, workspace)
+    if not args.pkcs12:
+        print("  a self-signed trial certificate: only those given its certificate trust it")
+    if not passphrase:
+        print(f"  stored without a passphrase (set {PASSPHRASE_ENV} before init-signing for one)")
+    return 0
+
+
+def _verify(workspace: Workspace, target: Path, certificate: Path | None) -> int:
+    """Check a sealed PDF, or a signature package (its folder or manifest), and say what failed."""
+    trust_file = certificate or workspace.seal_files.certificate
+    if not trust_file.exists():
+        print(
+            f"no certificate to trust: {trust_file} does not exist "
+            "(run `contract-assets init-signing`, or pass --certificate FILE)",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    # pyHanko logs each failed check with a traceback; the failures are reported below.
+    for name in ("pyhanko", "pyhanko_certvalidator"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        trusted = read_certificates(trust_file)
+        result = _verification_of(target, trusted)
+    except (SealError, OSError, ValueError) as exc:
+        print(f"cannot verify {target}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"trusting the certificate in {trust_file} (sha256 {certificate_fingerprint(trusted[0])})")
+    for item in result.checked:
+        print(f"checked: {item}")
+    for problem in result.problems:
+        print(f"FAILED: {problem}")
+    print(f"{target}: {'verified' if result.ok else 'NOT verified'}")
+    return 0 if result.ok else 1
+
+
+def _verification_of(target: Path, trusted: list[x509.Certificate]) -> Verification:
+    if target.is_dir():
+        manifests = sorted(target.glob("*.manifest.json"))
+        if len(manifests) != 1:
+            raise ValueError(f"expected one *.manifest.json in the folder, found {len(manifests)}")
+        return verify_package(manifests[0], trusted)
+    if target.name.endswith(".json"):
+        return verify_package(target, trusted)
+    return verify_sealed_pdf(target, trusted)
+
+
 def _demo(home: ContractHome, operations: ContractOperations, directory: Path) -> int:
     """Submit each sample request in order, running the pipeline after each arrival."""
     files = _request_files([directory])
@@ -379,6 +462,12 @@ def _demo(home: ContractHome, operations: ContractOperations, directory: Path) -
         print(f"no request files in {directory}", file=sys.stderr)
         return EXIT_INVALID
     print(f"contract home: {home.root}")
+    workspace = operations.workspace
+    if not workspace.seal_files.exists():
+        print("no organisation seal yet: making a self-signed trial one (`init-signing`)")
+        organisation = next(iter(workspace.entities.values())).legal_name
+        seal = create_trial_seal(workspace.seal_files, organisation, passphrase_from_env())
+        _describe_seal(seal, workspace)
     code = 0
     for path in files:
         code = max(code, _submit(operations, [path], as_json=False))
@@ -442,6 +531,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "decrypt", help="print an encrypted revision (by key), record or kept file in plaintext"
     )
     decrypt.add_argument("path", type=Path, help="a file, or a revision key like acme-robotics-nda.r1")
+    init_signing = commands.add_parser(
+        "init-signing",
+        help="set up the organisation's seal: a self-signed trial certificate, or your PKCS#12",
+    )
+    init_signing.add_argument(
+        "--organisation", help="the name in a trial certificate (default: the first entity's)"
+    )
+    init_signing.add_argument(
+        "--pkcs12", type=Path, help=f"use this PKCS#12 (.p12/.pfx); its passphrase from ${PASSPHRASE_ENV}"
+    )
+    verify = commands.add_parser(
+        "verify", help="check a sealed PDF or a signature package (folder or manifest)"
+    )
+    verify.add_argument("file", type=Path)
+    verify.add_argument(
+        "--certificate", type=Path, help="trust this certificate (default: the home's seal certificate)"
+    )
     commands.add_parser("daemon", help="run dagster-daemon (sensors, schedules) on this home")
     commands.add_parser(
         "migrate", help="create the PostgreSQL database if needed and upgrade the instance schema"
@@ -489,6 +595,8 @@ def _command(args: argparse.Namespace) -> int:
         return 0
     if args.command == "keygen":
         return _keygen(args.out)
+    if args.command == "verify":
+        return _verify(Workspace(home), args.file, args.certificate)
     if args.command == "migrate":
         return _migrate(home)
     if args.command == "daemon":
@@ -525,6 +633,10 @@ def _command(args: argparse.Namespace) -> int:
             return _rotate_key(home)
         if args.command == "decrypt":
             return _decrypt(operations.workspace, args.path)
+        if args.command == "init-signing":
+            code = _init_signing(operations.workspace, args)
+            operations.audit_configuration()
+            return code
         return _demo(home, operations, args.directory)
 
 

@@ -90,8 +90,13 @@ class RevisionStatus:
     blocked_on: str | None = None
     last_run_id: str | None = None
 
+    @property
+    def sealed_pdf(self) -> str | None:
+        return self.package.path_of("sealed_pdf") if self.package else None
+
     def as_json(self) -> dict[str, Any]:
         """The object `contract-assets status --json` prints for one revision."""
+        rendered_pdf = self.documents.path_of("pdf") if self.documents else None
         data: dict[str, Any] = {
             "contract_id": self.revision.contract_id,
             "revision": self.revision.revision,
@@ -126,12 +131,20 @@ class RevisionStatus:
             "annexes": [a.annex_id for a in self.draft.annexes] if self.draft else [],
             "library_version": self.draft.library_version if self.draft else None,
             "library_hash": self.draft.library_hash if self.draft else None,
+            # None until the signature package exists; false when it was made without a seal.
+            "sealed": self.package.sealed if self.package else None,
+            "seal_certificate_sha256": self.package.seal_certificate_sha256 if self.package else None,
             "artifacts": {
                 "review_html": self.review.path_of("review_html") if self.review else None,
                 "html": self.documents.path_of("html") if self.documents else None,
-                "pdf": self.documents.path_of("pdf") if self.documents else None,
+                # The PDF to send: the sealed one once the package is sealed.
+                "pdf": self.sealed_pdf or rendered_pdf,
+                "rendered_pdf": rendered_pdf,
                 "docx": self.documents.path_of("docx") if self.documents else None,
                 "manifest": self.package.path_of("manifest") if self.package else None,
+                "manifest_signature": (
+                    self.package.path_of("manifest_signature") if self.package else None
+                ),
                 "executed_pdf": self.executed.path_of("executed_pdf") if self.executed else None,
             },
         }
@@ -196,8 +209,9 @@ class ContractOperations:
             raise
 
     def audit_configuration(self) -> None:
-        """Log the configuration (playbook, clause library, approvers, entities) when it
-        differs from the last one logged, with the hash of each part."""
+        """Log the configuration (playbook, clause library, approvers, entities, access
+        policy, seal certificate) when it differs from the last one logged, with the hash of
+        each part."""
         home = self.workspace.home
         hashes = {
             "playbook": self.workspace.playbook_hash,
@@ -205,6 +219,8 @@ class ContractOperations:
             "library_version": self.workspace.library.version,
             "approvers": _file_hash(self.workspace.approvers.path),
             "entities": _file_hash(home.config_dir / "entities.yaml"),
+            "access": _file_hash(self.workspace.access.path),
+            "seal_certificate": self.workspace.seal_fingerprint(),
         }
         trail = self.audit
         last = trail.latest("configuration_changed")

@@ -21,6 +21,15 @@ from contract_assets.domain.models import ContractDraft, Entity, Revision
 from contract_assets.domain.playbook import SHIPPED_PLAYBOOK, Playbook, load_playbook
 from contract_assets.domain.protection import DataKeyError, DataProtection
 from contract_assets.domain.revisions import RevisionRegistry
+from contract_assets.domain.sealing import (
+    OrganisationSeal,
+    SealError,
+    SealFiles,
+    certificate_fingerprint,
+    load_seal,
+    passphrase_from_env,
+    read_certificates,
+)
 from contract_assets.domain.stages import approved_revision
 from contract_assets.domain.storage import StorageLayout
 
@@ -108,6 +117,24 @@ class Workspace:
     def entities(self) -> dict[str, Entity]:
         return load_entities(self.home.config_file("entities.yaml", SHIPPED_LIBRARY / "entities.yaml"))
 
+    @property
+    def seal_files(self) -> SealFiles:
+        return SealFiles(self.home.keys_dir)
+
+    def seal(self) -> OrganisationSeal | None:
+        """The organisation's seal, or None when `contract-assets init-signing` was never run;
+        SealError when it is there but cannot be opened (e.g. a wrong passphrase)."""
+        return load_seal(self.seal_files, passphrase_from_env())
+
+    def seal_fingerprint(self) -> str | None:
+        """SHA-256 of the seal's certificate (from its public PEM, no passphrase needed);
+        None without a seal, "unreadable" when the file is damaged."""
+        if not self.seal_files.certificate.exists():
+            return None
+        try:
+            return certificate_fingerprint(read_certificates(self.seal_files.certificate)[0])
+        except SealError:
+            return "unreadable"
 
     def assemble(self, revision: Revision, *, partition_key: str | None = None) -> ContractDraft:
         """Assemble a revision's draft with today's library (an sow takes the terms of its

@@ -36,10 +36,15 @@ def with_code_versions(assets: list[AssetsDefinition], workspace: Workspace) -> 
     """Stamp each asset with the code version of the code and configuration that make it."""
     library = f"{CODE_VERSION}+library.{workspace.library.content_hash[:12]}"
     playbook = f"{CODE_VERSION}+playbook.{workspace.playbook_hash[:12]}"
+    # Setting up (or changing) the seal makes the packages made before it unsynced.
+    seal = f"{CODE_VERSION}+seal.{(workspace.seal_fingerprint() or 'none')[:12]}"
 
     def stamp(spec):
         name = spec.key.to_user_string()
-        version = library if name in _LIBRARY_ASSETS else playbook if name in _PLAYBOOK_ASSETS else CODE_VERSION
+        if name == "signature_package":
+            version = seal
+        else:
+            version = library if name in _LIBRARY_ASSETS else playbook if name in _PLAYBOOK_ASSETS else CODE_VERSION
         return spec.replace_attributes(code_version=version)
 
     return [asset.map_asset_specs(stamp) for asset in assets]

@@ -72,6 +72,16 @@ def test_ready_nda_has_every_format_and_a_manifest_whose_hashes_match(demo):
     assert row["library_version"] and row["annexes"] == []
 
 
+def test_demo_makes_a_trial_seal_and_its_package_is_sealed_and_verifies(demo):
+    home, first, rows = demo
+    row = rows["acme-robotics-nda.r1"]
+    assert "making a self-signed trial one" in first.stdout
+    assert row["sealed"] is True
+    assert row["artifacts"]["pdf"].endswith(".sealed.pdf")
+    verified = cli("verify", str(Path(row["artifacts"]["manifest"]).parent), home=home)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
 def test_msa_revisions_carry_the_dpa_annex_in_their_documents(demo):
     _, _, rows = demo
     for key in ("blue-fjord-msa.r1", "blue-fjord-msa.r2"):

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from dagster import AssetExecutionContext, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, Failure, MetadataValue, Output, asset
 
 from contract_assets.domain.models import (
     ApprovalRecord,
@@ -18,6 +18,7 @@ from contract_assets.domain.packaging import (
     render_review_copy,
 )
 from contract_assets.auditing import audit_step
+from contract_assets.domain.sealing import SealError
 from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
 from contract_assets.resources import ContractWorkspace
@@ -68,7 +69,7 @@ def contract_documents(
     )
 
 
-@asset(partitions_def=revision_partitions, group_name="contracts", kinds={"json"})
+@asset(partitions_def=revision_partitions, group_name="contracts", kinds={"json", "pdf"})
 def signature_package(
     context: AssetExecutionContext,
     contracts: ContractWorkspace,
@@ -76,9 +77,19 @@ def signature_package(
     contract_draft: ContractDraft,
     contract_documents: RenderedDocuments,
 ) -> Output[SignaturePackage]:
-    """The manifest sent for signature: SHA-256 of every file, the signers in order, and
-    the head of the audit trail as it stood (a witness against cutting entries off)."""
+    """The package sent for signature: a manifest with the SHA-256 of every file, the
+    signers in order and the head of the audit trail as it stood (a witness against cutting
+    entries off), and, once a seal is set up, the PDF sealed and the manifest signed."""
     workspace = contracts.workspace()
+    try:
+        seal = workspace.seal()
+    except SealError as exc:  # a configuration problem: retrying cannot help
+        raise Failure(description=str(exc), allow_retries=False) from None
+    if seal is None:
+        context.log.warning(
+            f"{context.partition_key}: no organisation seal is set up, the package is not sealed "
+            "(run `contract-assets init-signing`)"
+        )
     head = workspace.audit.head()
     package = build_signature_package(
         revision=contract_request,
@@ -86,12 +97,18 @@ def signature_package(
         documents=contract_documents,
         created_at=datetime.now(UTC),
         audit_head=head.as_json() if head else None,
+        seal=seal,
     )
     audited = audit_step(
         context,
         workspace,
         "package_sealed",
-        {"manifest_sha256": package.files[0].sha256, "documents": len(package.documents)},
+        {
+            "manifest_sha256": package.files[0].sha256,
+            "documents": len(package.documents),
+            "sealed": package.sealed,
+            "seal_certificate_sha256": seal.fingerprint if seal else None,
+        },
     )
     context.add_output_metadata(
         {
@@ -99,6 +116,12 @@ def signature_package(
             # Who signs by party and title; names and emails stay in the manifest.
             "signers": [f"{s.order}. {s.party}, {s.title}" for s in package.signers],
             "documents": len(package.documents),
+            "sealed": package.sealed,
+            **(
+                {"sealed_by": seal.organisation, "seal_certificate_sha256": seal.fingerprint}
+                if seal
+                else {}
+            ),
         }
     )
     return versioned(package)

@@ -118,6 +118,11 @@ class ContractHome:
         """Configuration overrides (entities.yaml, playbook.yaml) that replace the shipped ones."""
         return self.root / "config"
 
+    @property
+    def keys_dir(self) -> Path:
+        """The organisation's seal (PKCS#12, owner-only) and its certificate."""
+        return self.root / "keys"
+
     def ensure(self) -> ContractHome:
         """Create the directory tree and the instance's dagster.yaml if they are missing.
 

@@ -385,7 +385,17 @@ class ApprovalRecord(StoredModel):
 
 
 class RenderedFile(StrictModel):
-    kind: Literal["html", "pdf", "docx", "review_html", "manifest", "redline", "executed_pdf"]
+    kind: Literal[
+        "html",
+        "pdf",
+        "docx",
+        "review_html",
+        "manifest",
+        "manifest_signature",
+        "sealed_pdf",
+        "redline",
+        "executed_pdf",
+    ]
     filename: str
     media_type: str
     sha256: str
@@ -426,7 +436,8 @@ class Signer(StrictModel):
 class SignaturePackage(FileBundle):
     """The manifest of what is sent for signature: file hashes and signers in order.
 
-    `files` lists the manifest itself; `documents` the contract files it vouches for.
+    `files` lists the manifest itself and, once sealing is set up, the sealed PDF and the
+    manifest's signature; `documents` the contract files it vouches for.
     """
 
     contract_id: str
@@ -435,3 +446,9 @@ class SignaturePackage(FileBundle):
     documents: list[RenderedFile]
     signers: list[Signer]
     created_at: datetime
+    # SHA-256 of the sealing certificate; None: made while no seal was set up.
+    seal_certificate_sha256: str | None = None
+
+    @property
+    def sealed(self) -> bool:
+        return self.seal_certificate_sha256 is not None

@@ -62,9 +62,9 @@ def write_keypair(private_path: Path) -> Path:
             )
     private_pem, public_pem = generate_keypair()
     private_path.parent.mkdir(parents=True, exist_ok=True)
-    _create_new_file(private_path, private_pem, _PRIVATE_MODE)
+    create_new_file(private_path, private_pem, _PRIVATE_MODE)
     try:
-        _create_new_file(public_path, public_pem, _PUBLIC_MODE)
+        create_new_file(public_path, public_pem, _PUBLIC_MODE)
     except BaseException:
         # A private key without its public half is useless and would block a retry.
         private_path.unlink(missing_ok=True)
@@ -72,7 +72,7 @@ def write_keypair(private_path: Path) -> Path:
     return public_path
 
 
-def _create_new_file(path: Path, data: bytes, mode: int) -> None:
+def create_new_file(path: Path, data: bytes, mode: int) -> None:
     """Create `path` exclusively with `mode` from the first byte on, write `data`, sync it."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)

@@ -1,0 +1,174 @@
+"""The organisation's seal from the console: init-signing, sealed packages, status, verify."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import serialization
+from dagster import AssetKey
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+
+from contract_assets.domain.packaging import verify_package
+from contract_assets.domain.sealing import (
+    SealFiles,
+    certificate_fingerprint,
+    create_trial_seal,
+    read_certificates,
+)
+from contract_assets_tests.domain.test_sealing import make_pkcs12
+from contract_assets_tests.harness import SAMPLES, cli, contract_home, operations_for
+from contract_assets_tests.test_pipeline import run_revision
+
+NDA = SAMPLES / "01-mutual-nda.yaml"
+
+
+@pytest.fixture(scope="module")
+def sealed_home(tmp_path_factory):
+    """A home whose trial seal was made with `init-signing`, with one NDA run to the end."""
+    monkeypatch = pytest.MonkeyPatch()
+    with contract_home(tmp_path_factory.mktemp("sealed") / "home", monkeypatch) as home:
+        init = cli("init-signing", "--organisation", "Orbital, Inc.", home=home)
+        assert init.returncode == 0, init.stderr
+        with operations_for(home) as ops:
+            key = ops.submit(NDA).revision.partition_key
+            run_revision(home, ops.instance, key)
+            event = ops.instance.get_latest_materialization_event(AssetKey("signature_package"))
+            metadata = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+            metadata["code_version"] = event.asset_materialization.tags["dagster/code_version"]
+        status = cli("status", "--json", home=home)
+        assert status.returncode == 0, status.stderr
+        yield {"home": home, "init": init.stdout, "status": json.loads(status.stdout)[0], "metadata": metadata}
+    monkeypatch.undo()
+
+
+def test_init_signing_then_the_package_is_sealed_and_status_reports_the_sealed_pdf(sealed_home):
+    home, status = sealed_home["home"], sealed_home["status"]
+    files = SealFiles(home.keys_dir)
+    certificate = read_certificates(files.certificate)[0]
+    fingerprint = certificate_fingerprint(certificate)
+    artifacts = status["artifacts"]
+
+    assert fingerprint in sealed_home["init"]
+    assert status["stage"] == "ready_for_signature"
+    assert status["sealed"] is True and status["seal_certificate_sha256"] == fingerprint
+    assert artifacts["pdf"].endswith(".sealed.pdf") and artifacts["pdf"] != artifacts["rendered_pdf"]
+    sealed = Path(artifacts["pdf"]).read_bytes()
+    assert sealed.startswith(Path(artifacts["rendered_pdf"]).read_bytes())
+    (embedded,) = PdfFileReader(io.BytesIO(sealed)).embedded_signatures
+    root = asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+    assert validate_pdf_signature(embedded, ValidationContext(trust_roots=[root])).bottom_line
+    assert sealed_home["metadata"]["sealed"] is True
+    assert sealed_home["metadata"]["seal_certificate_sha256"] == fingerprint
+    # A package made before this seal (or with another) shows as unsynced in the UI.
+    assert sealed_home["metadata"]["code_version"].endswith(f"+seal.{fingerprint[:12]}")
+    manifest = json.loads(Path(artifacts["manifest"]).read_text())
+    assert manifest["seal"]["certificate_sha256"] == fingerprint
+    assert Path(artifacts["manifest_signature"]).name == Path(artifacts["manifest"]).name + ".sig"
+
+
+def test_verify_accepts_the_package_folder_its_manifest_and_the_sealed_pdf(sealed_home):
+    home, artifacts = sealed_home["home"], sealed_home["status"]["artifacts"]
+    manifest = Path(artifacts["manifest"])
+    for target in (manifest.parent, manifest, Path(artifacts["pdf"])):
+        result = cli("verify", str(target), home=home)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "verified" in result.stdout and "FAILED" not in result.stdout
+    package = cli("verify", str(manifest.parent), home=home).stdout
+    assert "checked: the signature of" in package and "checked: the seal of" in package
+
+
+def _flip_one_byte(path: Path) -> bytes:
+    original = path.read_bytes()
+    altered = bytearray(original)
+    altered[len(altered) // 2] ^= 0x01
+    path.write_bytes(bytes(altered))
+    return original
+
+
+@pytest.mark.parametrize("kind", ["html", "rendered_pdf", "docx", "pdf", "manifest", "manifest_signature"])
+def test_package_verify_fails_when_any_file_or_the_manifest_changes(sealed_home, kind):
+    artifacts = sealed_home["status"]["artifacts"]
+    manifest = Path(artifacts["manifest"])
+    trusted = read_certificates(SealFiles(sealed_home["home"].keys_dir).certificate)
+    target = Path(artifacts[kind])
+    original = _flip_one_byte(target)
+    try:
+        result = verify_package(manifest, trusted)
+    finally:
+        target.write_bytes(original)
+
+    assert not result.ok
+    assert result.problems
+    assert verify_package(manifest, trusted).ok  # restored: whole again
+
+
+def test_verify_command_exits_non_zero_and_says_what_failed(sealed_home, tmp_path):
+    home, artifacts = sealed_home["home"], sealed_home["status"]["artifacts"]
+    package = tmp_path / "package"
+    documents = Path(artifacts["manifest"]).parent.parent
+    shutil.copytree(documents, package)
+    copied_manifest = package / Path(artifacts["manifest"]).relative_to(documents)
+    copied_manifest.write_text(copied_manifest.read_text().replace('"revision": 1', '"revision": 7'))
+    copied_docx = package / Path(artifacts["docx"]).relative_to(documents)
+    copied_docx.write_bytes(copied_docx.read_bytes() + b"x")
+
+    result = cli("verify", str(copied_manifest), home=home)
+
+    assert result.returncode == 1
+    failures = [line for line in result.stdout.splitlines() if line.startswith("FAILED: ")]
+    assert any("changed after it was signed" in line for line in failures)
+    assert any(".docx does not match its sha256" in line for line in failures)
+    assert "NOT verified" in result.stdout
+
+
+def test_verify_against_another_certificate_fails(sealed_home, tmp_path):
+    other = SealFiles(tmp_path / "keys")
+    create_trial_seal(other, "Orbital, Inc.", None)
+    result = cli(
+        "verify", sealed_home["status"]["artifacts"]["pdf"],
+        "--certificate", str(other.certificate), home=sealed_home["home"],
+    )
+    assert result.returncode == 1
+    assert "not by the trusted certificate" in result.stdout
+
+
+def test_init_signing_imports_a_pkcs12_with_its_passphrase(home, tmp_path):
+    p12 = tmp_path / "ours.p12"
+    p12.write_bytes(make_pkcs12(b"company secret"))
+    passphrase = {"CONTRACT_ASSETS_SEAL_PASSPHRASE": "company secret"}
+
+    wrong = cli("init-signing", "--pkcs12", str(p12), home=home,
+                extra_env={"CONTRACT_ASSETS_SEAL_PASSPHRASE": "guess"})
+    assert wrong.returncode == 2 and "wrong passphrase" in wrong.stderr
+    assert not (home.keys_dir / "organisation-seal.p12").exists()
+
+    result = cli("init-signing", "--pkcs12", str(p12), home=home, extra_env=passphrase)
+    assert result.returncode == 0, result.stderr
+    files = SealFiles(home.keys_dir)
+    assert files.pkcs12.read_bytes() == p12.read_bytes()
+    assert "Imported Org AG" in result.stdout
+    assert certificate_fingerprint(read_certificates(files.certificate)[0]) in result.stdout
+    again = cli("init-signing", home=home)
+    assert again.returncode != 0 and "refusing to replace" in again.stderr
+
+
+def test_without_a_seal_the_package_is_unsealed_and_says_so(home, ops):
+    key = ops.submit(NDA).revision.partition_key
+    run_revision(home, ops.instance, key)
+
+    status = ops.statuses()[0].as_json()
+
+    assert status["stage"] == "ready_for_signature"
+    assert status["sealed"] is False
+    assert status["artifacts"]["pdf"] == status["artifacts"]["rendered_pdf"]
+    assert status["artifacts"]["manifest_signature"] is None
+    assert json.loads(Path(status["artifacts"]["manifest"]).read_text())["seal"] is None
+    result = cli("verify", status["artifacts"]["manifest"], home=home)
+    assert result.returncode == 2 and "no certificate to trust" in result.stderr
