@@ -108,6 +108,9 @@ def _keep(path: Path, target: Path, protection: DataProtection) -> Path:
     Encrypted, the sealed copy is written (atomically) before the original is removed: a
     crash in between keeps both, never neither.
     """
+    if path.is_symlink():  # moved as it is, never followed: not read, not chmod-ed through
+        os.replace(path, target)
+        return target
     if not protection.enabled:
         os.replace(path, target)
         os.chmod(target, PRIVATE_FILE_MODE)
