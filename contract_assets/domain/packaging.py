@@ -208,6 +208,12 @@ def _read_manifest(manifest_path: Path) -> dict:
         raise ValueError(f"{manifest_path.name} is not a readable manifest ({exc})") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
         raise ValueError(f"{manifest_path.name} is not a signature package manifest")
+    entries = [*manifest["files"], *([manifest["seal"]] if manifest.get("seal") else [])]
+    wanted = {"filename", "sha256"}
+    if not all(isinstance(e, dict) and wanted <= e.keys() for e in entries) or not all(
+        "path" in e for e in manifest["files"]
+    ):
+        raise ValueError(f"{manifest_path.name} has a file entry without its name, path or sha256")
     return manifest
 
 
