@@ -254,32 +254,29 @@ class ContractOperations:
         actor = actor or self.actor
         self.audit_configuration()
         trail = self.audit
-        try:
-            data = read_request_bytes(path)  # bounded: a huge or special file is refused unread
-        except InvalidRequest as exc:
-            info = path.lstat()
-            fingerprint = f"unread:{path.name}:{info.st_size}:{info.st_mtime_ns}"
-            received = {"file": path.name, "bytes": info.st_size}
+
+        def arrived(fingerprint: str, received: dict) -> Callable[[InvalidRequest], None]:
             trail.append("request_received", key=f"received:{fingerprint}", actor=actor, details=received)
-            trail.append(
+            return lambda exc: trail.append(
                 "input_rejected",
                 key=f"rejected:{fingerprint}",
                 actor=actor,
                 details={**received, "fields": sorted({error.path for error in exc.errors})},
             )
+
+        try:
+            data = read_request_bytes(path)  # bounded: a huge or special file is refused unread
+        except InvalidRequest as exc:
+            info = path.lstat()
+            fingerprint = f"unread:{path.name}:{info.st_size}:{info.st_mtime_ns}"
+            arrived(fingerprint, {"file": path.name, "bytes": info.st_size})(exc)
             raise
-        digest = sha256_bytes(data)
-        received = {"file": path.name, "sha256": digest}
-        trail.append("request_received", key=f"received:{digest}", actor=actor, details=received)
+        received = {"file": path.name, "sha256": sha256_bytes(data)}
+        rejected = arrived(received["sha256"], received)
         try:
             revision, created = self._register(data, path)
         except InvalidRequest as exc:
-            trail.append(
-                "input_rejected",
-                key=f"rejected:{digest}",
-                actor=actor,
-                details={**received, "fields": sorted({error.path for error in exc.errors})},
-            )
+            rejected(exc)
             raise
         trail.append(
             "revision_registered",
