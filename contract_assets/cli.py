@@ -129,7 +129,8 @@ def _recover(home: ContractHome, instance: DagsterInstance) -> None:
     """After a crash: runs whose process is gone are marked failed, half-written temporary
     files removed. Everything finished stays; what was not is run again."""
     for record in instance.get_run_records(
-        RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING])
+        # NOT_STARTED too: a console killed between creating its run and starting it.
+        RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.NOT_STARTED])
     ):
         if mark_dead_run_failed(instance, record.dagster_run.run_id):
             print(f"run {record.dagster_run.run_id} was interrupted; marked failed", file=sys.stderr)

@@ -30,6 +30,9 @@ HOST_TAG = "contract_assets/host"
 PARTITION_TAG = "dagster/partition"
 CARRIED_TAGS = (PARTITION_TAG, "dagster/partition_set")
 RESUMABLE = {DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+# Marked as going, perhaps by a process that is gone (NOT_STARTED: killed between creating
+# its run and starting it).
+RECOVERABLE = {DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.NOT_STARTED}
 
 
 class ResumeRefused(Exception):
@@ -44,9 +47,11 @@ def worker_tags() -> dict[str, str]:
 def mark_dead_run_failed(instance: DagsterInstance, run_id: str) -> bool:
     """If `run_id` is marked running but its process is gone, mark it failed; True if so."""
     run = instance.get_run_by_id(run_id)
-    if run is None or run.status not in (DagsterRunStatus.STARTED, DagsterRunStatus.STARTING):
+    if run is None or run.status not in RECOVERABLE:
         return False
     pid, host = run.tags.get(PID_TAG), run.tags.get(HOST_TAG)
+    if run.status is DagsterRunStatus.NOT_STARTED and pid is None:
+        return False  # created by a launcher that will start it (the daemon's), not by a console
     if pid is not None and host == socket.gethostname():
         if process_alive(int(pid)):
             return False

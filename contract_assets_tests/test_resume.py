@@ -118,3 +118,17 @@ def test_a_step_stored_before_the_kill_is_not_run_again(home, ops, monkeypatch):
     steps = steps_to_resume(ops.instance, run)
     assert "risk_assessment" not in steps
     assert "approval_routing" in steps  # what came after it still runs
+
+
+def test_a_run_created_but_never_started_by_a_killed_console_is_marked_failed(home, ops):
+    key = ops.submit(SAMPLES / "01-mutual-nda.yaml").revision.partition_key
+    job = build_definitions(home).resolve_job_def("contract_pipeline")
+    gone = {**worker_tags(), PID_TAG: "999999999"}
+    orphan = ops.instance.create_run_for_job(job_def=job, tags={"dagster/partition": key, **gone})
+    queued_by_daemon = ops.instance.create_run_for_job(job_def=job, tags={"dagster/partition": key})
+
+    assert mark_dead_run_failed(ops.instance, orphan.run_id)
+    assert ops.instance.get_run_by_id(orphan.run_id).status == DagsterRunStatus.FAILURE
+    # A run with no console's pid belongs to a launcher that will start it: left alone.
+    assert not mark_dead_run_failed(ops.instance, queued_by_daemon.run_id)
+    assert ops.instance.get_run_by_id(queued_by_daemon.run_id).status == DagsterRunStatus.NOT_STARTED
