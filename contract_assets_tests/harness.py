@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
-from contract_assets.cli import open_operations
+from contract_assets.cli import open_instance, open_operations
 from contract_assets.database import create_database, drop_database
 from contract_assets.domain.home import DATABASE_ENV, ContractHome
 from contract_assets.operations import PIPELINE, ContractOperations
@@ -231,6 +231,8 @@ def running_webserver(
     """`dagster-webserver` on 127.0.0.1:`port` over the project's workspace.yaml and the home's
     instance, once it answers GraphQL with the code location loaded."""
     program = require_binary("dagster-webserver")
+    with open_instance(home):
+        pass  # a webserver started on its own finds the instance made (README: the UI)
     env = dict(service_env(home), DAGSTER_HOME=str(home.dagster_home))
     log_path = log_dir / "webserver.log"
     command = [program, "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)]
