@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
 from contract_assets_tests.harness import (
     SAMPLE_FILES,
@@ -21,6 +22,10 @@ from contract_assets_tests.harness import (
 )
 
 pytestmark = pytest.mark.slow
+
+PARTITION_TAG = "dagster/partition"
+GOING = (DagsterRunStatus.STARTING, DagsterRunStatus.STARTED)
+FINISHED = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
 
 
 @pytest.fixture
@@ -90,3 +95,38 @@ def test_stopping_and_restarting_the_daemon_loses_nothing(tmp_path, monkeypatch)
         with operations_for(home) as ops:
             assert_materialized_once(ops.instance, ["blue-fjord-msa.r1", "blue-fjord-sow-1.r1"])
 
+
+def runs_of(instance: DagsterInstance, partition_key: str) -> list[DagsterRun]:
+    """The revision's runs, newest first."""
+    records = instance.get_run_records(RunsFilter(tags={PARTITION_TAG: partition_key}))
+    return [record.dagster_run for record in records]
+
+
+def test_a_run_cut_off_by_stopping_the_daemon_is_retried_from_failure(tmp_path, monkeypatch):
+    """Stopping the daemon while a revision's run is going fails that run; the daemon, back,
+    retries it from its failure (`run_retries`), and no step is computed twice."""
+    nda = SAMPLE_FILES[0]
+    key = "acme-robotics-nda.r1"
+    with contract_home(tmp_path / "home", monkeypatch) as home:
+        with running_daemon(home, tmp_path), operations_for(home) as ops:
+            drop(home, nda)
+            deadline = time.monotonic() + 240
+            while True:  # stop as soon as its run is launched, before it can finish
+                runs = runs_of(ops.instance, key)
+                if runs and runs[0].status in GOING:
+                    cut_off = runs[0].run_id
+                    break
+                assert not runs or runs[0].status not in FINISHED, "it finished before the stop"
+                assert time.monotonic() < deadline, "no run was launched"
+                time.sleep(0.1)
+        with operations_for(home) as ops:
+            assert ops.instance.get_run_by_id(cut_off).status == DagsterRunStatus.FAILURE
+
+        with running_daemon(home, tmp_path):
+            wait_for(home, {key: "ready_for_signature"})
+        with operations_for(home) as ops:
+            assert [(r.parent_run_id, r.status) for r in runs_of(ops.instance, key)] == [
+                (cut_off, DagsterRunStatus.SUCCESS),
+                (None, DagsterRunStatus.FAILURE),
+            ]
+            assert_materialized_once(ops.instance, [key])
