@@ -39,7 +39,7 @@ from contract_assets.auditing import verify_audit
 from contract_assets.domain.access import AccessConfigError, AccessDenied, Permission
 from contract_assets.domain.audit import export_lines
 from contract_assets.domain.records import create_schema, records_url
-from contract_assets.domain.files import atomic_write_bytes, sweep_temp_files
+from contract_assets.domain.files import atomic_write_bytes, exclusive_lock, sweep_temp_files
 from contract_assets.domain.packaging import Verification, verify_package, verify_sealed_pdf
 from contract_assets.domain.sealing import (
     PASSPHRASE_ENV,
@@ -73,14 +73,27 @@ REQUEST_SUFFIXES = {".yaml", ".yml", ".json"}
 
 
 @contextmanager
-def open_operations(home: ContractHome) -> Iterator[ContractOperations]:
-    """The operations on the home's Dagster instance (an explicit DAGSTER_HOME wins)."""
+def open_instance(home: ContractHome) -> Iterator[DagsterInstance]:
+    """The home's Dagster instance (an explicit DAGSTER_HOME wins), created if it is new.
+
+    Opened under a lock: programs creating a new SQLite instance at the same moment (a
+    daemon and a webserver started together) can each stamp its schema version, and then
+    no program can open it again ("more than one head").
+    """
     home.ensure()
-    if os.environ.get("DAGSTER_HOME"):
-        instance = DagsterInstance.get()
-    else:
-        instance = DagsterInstance.from_config(str(home.dagster_home))
+    with exclusive_lock(home.dagster_home / ".open.lock"):
+        if os.environ.get("DAGSTER_HOME"):
+            instance = DagsterInstance.get()
+        else:
+            instance = DagsterInstance.from_config(str(home.dagster_home))
     with instance:
+        yield instance
+
+
+@contextmanager
+def open_operations(home: ContractHome) -> Iterator[ContractOperations]:
+    """The operations on the home's Dagster instance."""
+    with open_instance(home) as instance:
         yield ContractOperations(Workspace(home), instance)
 
 
@@ -306,7 +319,8 @@ def _approve(operations: ContractOperations, args: argparse.Namespace) -> int:
 
 def _exec_dagster(home: ContractHome, command: list[str]) -> int:
     """Run a Dagster program on this home's instance, with nothing for the user to set."""
-    home.ensure()
+    with open_instance(home):
+        pass  # created before the program and its code servers start, not by them at once
     env = dict(os.environ, CONTRACT_ASSETS_HOME=str(home.root), DAGSTER_HOME=str(home.dagster_home))
     program = Path(sys.executable).parent / command[0]
     argv = [str(program) if program.exists() else command[0], *command[1:]]
@@ -369,8 +383,7 @@ def _migrate(home: ContractHome) -> int:
     if url:
         created = create_database(url)
         print(f"database {'created' if created else 'exists'}: {url.rsplit('/', 1)[-1]}")
-    home.ensure()
-    with DagsterInstance.from_config(str(home.dagster_home)) as instance:
+    with open_instance(home) as instance:
         instance.upgrade()
     create_schema(records_url(home.root))
     print(f"instance schema up to date ({'postgres' if url else 'sqlite'}) at {home.dagster_home}")

@@ -1,22 +1,31 @@
-"""A contract home on a real SQLite Dagster instance in a temporary directory, for tests."""
+"""A contract home on a real Dagster instance (SQLite, or PostgreSQL by choice) in a
+temporary directory, and the programs a user runs on it (daemon, webserver, console), for tests."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
-from contract_assets.cli import open_operations
+from contract_assets.cli import open_instance, open_operations
 from contract_assets.database import create_database, drop_database
 from contract_assets.domain.home import DATABASE_ENV, ContractHome
-from contract_assets.operations import ContractOperations
+from contract_assets.operations import PIPELINE, ContractOperations
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "examples" / "requests"
@@ -83,8 +92,10 @@ def files_under(path: Path) -> set[str]:
 
 
 def require_binary(name: str) -> str:
-    """The path of an external program; a missing one fails under CI and skips elsewhere."""
-    found = shutil.which(name)
+    """The path of an external program (this environment's first); a missing one fails
+    under CI and skips elsewhere."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.is_file() else shutil.which(name)
     if found is None:
         message = f"{name} is not installed (scripts/system-deps.sh test installs it)"
         if os.environ.get("CI") == "true":
@@ -100,3 +111,182 @@ def cli(*args: str, home: ContractHome, cwd: Path = REPO, extra_env: dict | None
     env.update(extra_env or {})
     command = [str(Path(sys.executable).parent / "contract-assets"), *args]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+CONTRACT_ASSETS = str(Path(sys.executable).parent / "contract-assets")
+WORKSPACE = REPO / "workspace.yaml"
+IN_FLIGHT = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING")
+
+
+def materialization_count(instance: DagsterInstance, asset: str, partition_key: str) -> int:
+    return len(
+        instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[partition_key]), limit=100
+        ).records
+    )
+
+
+def assert_materialized_once(instance: DagsterInstance, partition_keys: Iterable[str]) -> None:
+    """Every pipeline asset of each revision was materialized exactly once: nothing ran twice
+    (a first revision has no redline)."""
+    counts = {
+        (key, asset): materialization_count(instance, asset, key)
+        for key in partition_keys
+        for asset in PIPELINE
+        if not (asset == "contract_redline" and key.endswith(".r1"))
+    }
+    assert {where: n for where, n in counts.items() if n != 1} == {}, "materialized other than once"
+
+
+def stages(home: ContractHome) -> dict[str, dict]:
+    """`contract-assets status --json`, by partition key."""
+    result = cli("status", "--json", home=home)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return {row["partition_key"]: row for row in json.loads(result.stdout)}
+
+
+def wait_for(home: ContractHome, expected: dict[str, str], timeout: float = 240) -> dict[str, dict]:
+    """Poll the status until each revision is at its expected stage (or fail naming where they are)."""
+    deadline = time.monotonic() + timeout
+    rows: dict[str, dict] = {}
+    while time.monotonic() < deadline:
+        rows = stages(home)
+        if all(rows.get(key, {}).get("stage") == stage for key, stage in expected.items()):
+            return rows
+        time.sleep(2)
+    got = {key: rows.get(key, {}).get("stage") for key in expected}
+    raise AssertionError(f"timed out waiting for {expected}; got {got}")
+
+
+def drop(home: ContractHome, path: Path) -> None:
+    """The inbox convention: write `name.part`, then rename it into place."""
+    part = home.inbox_dir / (path.name + ".part")
+    part.write_bytes(path.read_bytes())
+    part.rename(home.inbox_dir / path.name)
+
+
+def approve(home: ContractHome, keys_dir: Path, key: str, name: str, role: str) -> None:
+    """Make `name` an approver for `role` and record their signed approval of revision `key`."""
+    private = keys_dir / f"{name}.key"
+    assert cli("keygen", name, "--out", str(private), home=home).returncode == 0
+    added = cli(
+        "approvers", "add", name, "--email", f"{name}@orbital.example", "--role", role,
+        "--public-key", f"{private}.pub", home=home,
+    )
+    assert added.returncode == 0, added.stderr
+    approved = cli("approve", key, "--role", role, "--approver", name, "--key", str(private), home=home)
+    assert approved.returncode == 0, approved.stderr
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def stop_process_group(process: subprocess.Popen, grace: float = 30) -> None:
+    """SIGTERM the group `process` leads (as a user stops a service), SIGKILL what is left."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:  # children (code servers, run workers) exit after it
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.5)
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=grace)
+
+
+@contextmanager
+def service(
+    command: list[str], log_path: Path, env: dict[str, str], cwd: Path
+) -> Iterator[subprocess.Popen]:
+    """A long-running program in its own process group, stopped with everything it started."""
+    with log_path.open("a") as log:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield process
+        finally:
+            stop_process_group(process)
+
+
+def service_env(home: ContractHome) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env["CONTRACT_ASSETS_HOME"] = str(home.root)
+    return env
+
+
+@contextmanager
+def running_daemon(home: ContractHome, log_dir: Path) -> Iterator[ContractHome]:
+    """`contract-assets daemon` on `home` until the block ends (then stopped as a user stops it)."""
+    with service([CONTRACT_ASSETS, "daemon"], log_dir / "daemon.log", service_env(home), log_dir):
+        yield home
+
+
+@contextmanager
+def running_webserver(
+    home: ContractHome, log_dir: Path, port: int, timeout: float = 240
+) -> Iterator[int]:
+    """`dagster-webserver` on 127.0.0.1:`port` over the project's workspace.yaml and the home's
+    instance, once it answers GraphQL with the code location loaded."""
+    program = require_binary("dagster-webserver")
+    with open_instance(home):
+        pass  # a webserver started on its own finds the instance made (README: the UI)
+    env = dict(service_env(home), DAGSTER_HOME=str(home.dagster_home))
+    log_path = log_dir / "webserver.log"
+    command = [program, "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)]
+    with service(command, log_path, env, log_dir) as process:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                log = log_path.read_text()[-3000:]
+                raise AssertionError(f"the webserver exited ({process.returncode}):\n{log}")
+            try:
+                entries = graphql(port, LOCATIONS, timeout=10)["workspaceOrError"]["locationEntries"]
+                if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                    loaded = "RepositoryLocation"
+                    errors = [e for e in entries if e["locationOrLoadError"]["__typename"] != loaded]
+                    assert not errors, f"the code location did not load: {errors}"
+                    break
+            except (OSError, urllib.error.URLError):
+                pass  # not listening yet
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the webserver did not come up:\n{log_path.read_text()[-3000:]}")
+            time.sleep(1)
+        yield port
+
+
+LOCATIONS = """
+{ workspaceOrError { ... on Workspace { locationEntries {
+    name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }
+"""
+
+
+def graphql(
+    port: int, query: str, variables: dict[str, Any] | None = None, timeout: float = 60
+) -> dict:
+    """POST a query to the webserver's /graphql, as the UI does; fails on any GraphQL error."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        payload = json.loads(response.read())
+    assert not payload.get("errors"), payload["errors"]
+    return payload["data"]

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,33 @@ def test_the_ui_flags_exist_in_the_installed_dagster(program, flags):
     assert result.returncode == 0, result.stderr[-2000:]
     for flag in flags:
         assert flag in result.stdout, f"{program} has no {flag}"
+
+
+
+# Opens the home's instance at the time given, after the slow imports, so that the
+# processes create it at the same moment.
+OPEN_AT = """
+import sys, time
+from contract_assets.cli import open_instance
+from contract_assets.domain.home import ContractHome
+home = ContractHome.from_env()
+time.sleep(max(0.0, float(sys.argv[1]) - time.time()))
+with open_instance(home) as instance:
+    instance.get_runs(limit=1)
+"""
+
+
+def test_programs_opening_a_new_instance_at_once_leave_it_readable(home):
+    """A daemon, a webserver and their code servers starting together create the same new
+    instance at once; unserialized, SQLite's schema gets two versions and none opens it."""
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env["CONTRACT_ASSETS_HOME"] = str(home.root)
+    at = str(time.time() + 15)
+    processes = [
+        subprocess.Popen([sys.executable, "-c", OPEN_AT, at], env=env, stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
+    outcomes = [(p.wait(timeout=300), p.communicate()[1][-1500:]) for p in processes]
+    assert [code for code, _ in outcomes] == [0] * 6, outcomes
+    with instance_of(home) as instance:
+        assert instance.get_dynamic_partitions(REVISIONS) == []

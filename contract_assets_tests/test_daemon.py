@@ -3,76 +3,35 @@ dropped into the inbox, approvals signed on the command line, nothing else."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, AssetRecordsFilter
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
-from contract_assets.domain.home import ContractHome
-from contract_assets.operations import PIPELINE
-from contract_assets_tests.harness import SAMPLE_FILES, cli, contract_home, operations_for
+from contract_assets_tests.harness import (
+    SAMPLE_FILES,
+    approve,
+    assert_materialized_once,
+    contract_home,
+    drop,
+    operations_for,
+    running_daemon,
+    stages,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
-CONTRACT_ASSETS = str(Path(sys.executable).parent / "contract-assets")
-
-
-def stages(home: ContractHome) -> dict[str, dict]:
-    result = cli("status", "--json", home=home)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return {row["partition_key"]: row for row in json.loads(result.stdout)}
-
-
-def wait_for(home: ContractHome, expected: dict[str, str], timeout: float = 240) -> dict[str, dict]:
-    deadline = time.monotonic() + timeout
-    rows: dict[str, dict] = {}
-    while time.monotonic() < deadline:
-        rows = stages(home)
-        if all(rows.get(key, {}).get("stage") == stage for key, stage in expected.items()):
-            return rows
-        time.sleep(2)
-    got = {key: rows.get(key, {}).get("stage") for key in expected}
-    raise AssertionError(f"timed out waiting for {expected}; got {got}")
+PARTITION_TAG = "dagster/partition"
+GOING = (DagsterRunStatus.STARTING, DagsterRunStatus.STARTED)
+FINISHED = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
 
 
 @pytest.fixture
 def daemon(tmp_path, monkeypatch):
     with contract_home(tmp_path / "home", monkeypatch) as home, running_daemon(home, tmp_path):
         yield home
-
-
-@contextmanager
-def running_daemon(home: ContractHome, tmp_path: Path):
-    """`contract-assets daemon` on `home` until the block ends (then SIGTERM, as a user stops it)."""
-    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    log = (tmp_path / "daemon.log").open("a")
-    process = subprocess.Popen(
-        [CONTRACT_ASSETS, "daemon"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        yield home
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
-
-
-def drop(home: ContractHome, path: Path) -> None:
-    """The inbox convention: write `name.part`, then rename it into place."""
-    part = home.inbox_dir / (path.name + ".part")
-    part.write_bytes(path.read_bytes())
-    part.rename(home.inbox_dir / path.name)
 
 
 def test_inbox_to_signature_under_the_daemon(daemon, tmp_path):
@@ -100,18 +59,7 @@ def test_inbox_to_signature_under_the_daemon(daemon, tmp_path):
     assert list(home.inbox_dir.iterdir()) == []
 
     for name, role in (("fiona", "finance"), ("leo", "legal")):
-        key = tmp_path / f"{name}.key"
-        assert cli("keygen", name, "--out", str(key), home=home).returncode == 0
-        added = cli(
-            "approvers", "add", name, "--email", f"{name}@orbital.example", "--role", role,
-            "--public-key", f"{key}.pub", home=home,
-        )
-        assert added.returncode == 0, added.stderr
-        approved = cli(
-            "approve", "blue-fjord-msa.r2", "--role", role, "--approver", name, "--key", str(key),
-            home=home,
-        )
-        assert approved.returncode == 0, approved.stderr
+        approve(home, tmp_path, "blue-fjord-msa.r2", name, role)
 
     rows = wait_for(
         home,
@@ -121,18 +69,6 @@ def test_inbox_to_signature_under_the_daemon(daemon, tmp_path):
         for kind in ("html", "pdf", "docx", "manifest"):
             assert Path(rows[key]["artifacts"][kind]).is_file()
     assert rows["blue-fjord-msa.r2"]["approval"]["status"] == "approved"
-
-
-def approve(home: ContractHome, tmp_path: Path, key: str, name: str, role: str) -> None:
-    private = tmp_path / f"{name}.key"
-    assert cli("keygen", name, "--out", str(private), home=home).returncode == 0
-    added = cli(
-        "approvers", "add", name, "--email", f"{name}@orbital.example", "--role", role,
-        "--public-key", f"{private}.pub", home=home,
-    )
-    assert added.returncode == 0, added.stderr
-    approved = cli("approve", key, "--role", role, "--approver", name, "--key", str(private), home=home)
-    assert approved.returncode == 0, approved.stderr
 
 
 def test_stopping_and_restarting_the_daemon_loses_nothing(tmp_path, monkeypatch):
@@ -157,12 +93,40 @@ def test_stopping_and_restarting_the_daemon_loses_nothing(tmp_path, monkeypatch)
         assert rows["blue-fjord-msa.r1"]["approval"]["decisions"][0]["approver"] == "fiona"
         assert list(home.inbox_dir.iterdir()) == []
         with operations_for(home) as ops:
-            for key in ("blue-fjord-msa.r1", "blue-fjord-sow-1.r1"):
-                for asset in PIPELINE:
-                    if asset == "contract_redline":
-                        continue
-                    records = ops.instance.fetch_materializations(
-                        AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[key]),
-                        limit=10,
-                    ).records
-                    assert len(records) == 1, (key, asset, len(records))  # nothing ran twice
+            assert_materialized_once(ops.instance, ["blue-fjord-msa.r1", "blue-fjord-sow-1.r1"])
+
+
+def runs_of(instance: DagsterInstance, partition_key: str) -> list[DagsterRun]:
+    """The revision's runs, newest first."""
+    records = instance.get_run_records(RunsFilter(tags={PARTITION_TAG: partition_key}))
+    return [record.dagster_run for record in records]
+
+
+def test_a_run_cut_off_by_stopping_the_daemon_is_retried_from_failure(tmp_path, monkeypatch):
+    """Stopping the daemon while a revision's run is going fails that run; the daemon, back,
+    retries it from its failure (`run_retries`), and no step is computed twice."""
+    nda = SAMPLE_FILES[0]
+    key = "acme-robotics-nda.r1"
+    with contract_home(tmp_path / "home", monkeypatch) as home:
+        with running_daemon(home, tmp_path), operations_for(home) as ops:
+            drop(home, nda)
+            deadline = time.monotonic() + 240
+            while True:  # stop as soon as its run is launched, before it can finish
+                runs = runs_of(ops.instance, key)
+                if runs and runs[0].status in GOING:
+                    cut_off = runs[0].run_id
+                    break
+                assert not runs or runs[0].status not in FINISHED, "it finished before the stop"
+                assert time.monotonic() < deadline, "no run was launched"
+                time.sleep(0.1)
+        with operations_for(home) as ops:
+            assert ops.instance.get_run_by_id(cut_off).status == DagsterRunStatus.FAILURE
+
+        with running_daemon(home, tmp_path):
+            wait_for(home, {key: "ready_for_signature"})
+        with operations_for(home) as ops:
+            assert [(r.parent_run_id, r.status) for r in runs_of(ops.instance, key)] == [
+                (cut_off, DagsterRunStatus.SUCCESS),
+                (None, DagsterRunStatus.FAILURE),
+            ]
+            assert_materialized_once(ops.instance, [key])

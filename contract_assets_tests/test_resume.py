@@ -9,7 +9,6 @@ import pytest
 from dagster import (
     AssetKey,
     AssetMaterialization,
-    AssetRecordsFilter,
     DagsterEvent,
     DagsterEventType,
     DagsterRunStatus,
@@ -28,15 +27,7 @@ from contract_assets.resume import (
     steps_to_resume,
     worker_tags,
 )
-from contract_assets_tests.harness import SAMPLES
-
-
-def materializations(instance, asset: str, key: str) -> int:
-    return len(
-        instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[key]), limit=100
-        ).records
-    )
+from contract_assets_tests.harness import SAMPLES, assert_materialized_once
 
 
 def failed_run(home, ops, monkeypatch) -> tuple[str, str]:
@@ -61,9 +52,7 @@ def test_resume_reexecutes_from_failure_keeping_the_partition(home, ops, monkeyp
     assert child.tags["dagster/partition"] == key
     assert child.parent_run_id == run_id
     # The steps that finished before the failure were not computed again.
-    assert materializations(ops.instance, "contract_request", key) == 1
-    assert materializations(ops.instance, "contract_draft", key) == 1
-    assert materializations(ops.instance, "signature_package", key) == 1
+    assert_materialized_once(ops.instance, [key])
     assert ops.statuses()[0].stage.value == "ready_for_signature"
 
 
