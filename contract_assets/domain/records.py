@@ -211,7 +211,3 @@ class RecordStore:
             query = query.where(records_table.c.scope == scope)
         with self._reading(connection) as reader:
             return [_record(row) for row in reader.execute(query)]
-
-    def scopes(self, kind: str) -> list[str]:
-        """The scopes that hold records of a kind, in order of their first record."""
-        return list(dict.fromkeys(record.scope for record in self.list(kind)))
