@@ -3,13 +3,18 @@ dropped into the inbox, approvals signed on the command line, nothing else."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
+from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
+from contract_assets.domain.home import MARK, instance_yaml
+from contract_assets.domain.records import DATABASE_ENV
 from contract_assets_tests.harness import (
+    CONTRACT_ASSETS,
     SAMPLE_FILES,
     approve,
     assert_materialized_once,
@@ -17,6 +22,8 @@ from contract_assets_tests.harness import (
     drop,
     operations_for,
     running_daemon,
+    service,
+    service_env,
     stages,
     wait_for,
 )
@@ -129,25 +136,73 @@ def test_a_run_cut_off_by_stopping_the_daemon_is_retried_from_failure(tmp_path, 
             assert_materialized_once(ops.instance, [key])
 
 
+def test_a_run_whose_processes_were_killed_is_failed_by_run_monitoring_and_retried(
+    tmp_path, monkeypatch
+):
+    """SIGKILL to the daemon and everything it started (the OOM killer, a power cut) leaves
+    the run STARTED with no process. The daemon, back, finds its process gone (run
+    monitoring with the project's launcher), marks it failed and retries it from its
+    failure; no step is computed twice."""
+    with contract_home(tmp_path / "home", monkeypatch) as home:
+        monitor_every_two_seconds(home)
+        for attempt in range(CUT_OFF_ATTEMPTS):
+            key, killed = _stop_the_daemon_mid_run(home, tmp_path, attempt, kill=True)
+            with operations_for(home) as ops:
+                status = ops.instance.get_run_by_id(killed).status
+            if status is DagsterRunStatus.STARTED:
+                break
+            assert status is DagsterRunStatus.SUCCESS, status
+        else:
+            pytest.fail(f"each of {CUT_OFF_ATTEMPTS} runs finished before the kill")
+
+        with running_daemon(home, tmp_path):
+            wait_for(home, {key: "ready_for_signature"})
+        with operations_for(home) as ops:
+            assert [(r.parent_run_id, r.status) for r in runs_of(ops.instance, key)] == [
+                (killed, DagsterRunStatus.SUCCESS),
+                (None, DagsterRunStatus.FAILURE),
+            ]
+            failure = ops.instance.all_logs(killed, of_type=DagsterEventType.RUN_FAILURE)
+            assert "is gone" in failure[-1].dagster_event.message
+            assert_materialized_once(ops.instance, [key])
+
+
+def monitor_every_two_seconds(home) -> None:
+    """The home's instance with run monitoring polling every 2 s instead of 30 (a file
+    without contract-assets' mark line is kept as it is)."""
+    text = instance_yaml(str(home.dagster_home), postgres=bool(os.environ.get(DATABASE_ENV)))
+    assert "poll_interval_seconds: 30" in text
+    text = text.replace(MARK + "\n", "").replace("poll_interval_seconds: 30", "poll_interval_seconds: 2")
+    (home.dagster_home / "dagster.yaml").write_text(text)
+
+
 CUT_OFF_ATTEMPTS = 4
 
 
-def _stop_the_daemon_mid_run(home, tmp_path: Path, attempt: int) -> tuple[str, str]:
-    """Drop a new NDA, stop the daemon as soon as its run is going; its key and run id."""
+def _stop_the_daemon_mid_run(
+    home, tmp_path: Path, attempt: int, kill: bool = False
+) -> tuple[str, str]:
+    """Drop a new NDA, stop the daemon as soon as its run is going (with `kill`, SIGKILL the
+    daemon and all it started once the run has started); its key and run id."""
     contract_id = f"cut-off-{attempt}"
     request = tmp_path / f"{contract_id}.yaml"
     request.write_text(
         SAMPLE_FILES[0].read_text().replace("contract_id: acme-robotics-nda", f"contract_id: {contract_id}")
     )
     key = f"{contract_id}.r1"
-    with running_daemon(home, tmp_path), operations_for(home) as ops:
-        drop(home, request)
-        deadline = time.monotonic() + 240
-        while True:  # stop as soon as its run is launched, before it can finish
-            runs = runs_of(ops.instance, key)
-            if runs and runs[0].status in GOING:
-                return key, runs[0].run_id
-            if runs and runs[0].status in FINISHED:
-                return key, runs[0].run_id  # too quick this time
-            assert time.monotonic() < deadline, "no run was launched"
-            time.sleep(0.1)
+    going = (DagsterRunStatus.STARTED,) if kill else GOING
+    daemon = [CONTRACT_ASSETS, "daemon"]
+    with service(daemon, tmp_path / "daemon.log", service_env(home), tmp_path) as process:
+        with operations_for(home) as ops:
+            drop(home, request)
+            deadline = time.monotonic() + 240
+            while True:  # stop as soon as its run is launched, before it can finish
+                runs = runs_of(ops.instance, key)
+                if runs and runs[0].status in going:
+                    if kill:
+                        os.killpg(process.pid, signal.SIGKILL)
+                    return key, runs[0].run_id
+                if runs and runs[0].status in FINISHED:
+                    return key, runs[0].run_id  # too quick this time
+                assert time.monotonic() < deadline, "no run was launched"
+                time.sleep(0.1)

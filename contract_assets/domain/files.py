@@ -95,6 +95,32 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def process_started_at(pid: int) -> float | None:
+    """When the live process `pid` on this machine started (Unix time), or None if there is
+    none (a zombie counts as gone). Where /proc cannot tell, a live process gives 0.0.
+
+    Comparing the start time with when a pid was recorded tells a process apart from a
+    later one that was given the same pid.
+    """
+    if not Path("/proc/self/stat").exists():  # not Linux
+        return 0.0 if process_alive(pid) else None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+    except FileNotFoundError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces: split after it.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    state, start_ticks = fields[0], int(fields[19])
+    if state in ("Z", "X"):
+        return None
+    return boot + start_ticks / os.sysconf("SC_CLK_TCK")
+
+
 def sweep_temp_files(root: Path) -> list[Path]:
     """Remove the temporary files that writers killed mid-write left under `root`.
 

@@ -65,6 +65,17 @@ run_coordinator:
 concurrency:
   runs:
     max_concurrent_runs: 2
+# Runs start in a code server's process on this machine. Dagster's default launcher cannot
+# tell when that process has died (killed, out of memory, a reboot); this one can, so run
+# monitoring marks such a run failed instead of leaving it STARTED for ever.
+run_launcher:
+  module: contract_assets.launcher
+  class: LocalRunLauncher
+run_monitoring:
+  enabled: true
+  poll_interval_seconds: 30
+  start_timeout_seconds: 180
+  max_resume_run_attempts: 0
 # Runs the daemon launched are retried when their process dies; a step that fails on bad
 # data is not (steps retry transient errors themselves).
 run_retries:
