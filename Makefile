@@ -35,6 +35,7 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/render_benchmark.py
 	$(BIN)/python benchmarks/pipeline_benchmark.py
 	$(BIN)/python benchmarks/inbox_benchmark.py
+	$(BIN)/python benchmarks/status_benchmark.py
 
 schema: $(STAMP)
 	$(BIN)/python -m contract_assets.schema

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -73,22 +74,57 @@ STATUS_ASSETS = [*PIPELINE, "executed_copy"]
 
 @dataclass
 class RevisionStatus:
+    """Where a revision stands. The values stored for it (draft, risk, documents...) are
+    read when first asked for: a sensor deciding what is due reads few of them."""
+
     revision: Revision
     stage: Stage
     materialized: set[str]
-    draft: ContractDraft | None = None
-    risk: RiskAssessment | None = None
-    routing: ApprovalRouting | None = None
     record: ApprovalRecord | None = None
-    review: RenderedDocuments | None = None
-    documents: RenderedDocuments | None = None
-    package: SignaturePackage | None = None
-    redline: Redline | None = None
-    executed: ExecutedCopy | None = None
     error: str | None = None
-    out_of_date: list[str] = field(default_factory=list)  # what changed since it was made
     blocked_on: str | None = None
     last_run_id: str | None = None
+    read: Callable[[str, type], Any] = field(default=lambda asset, model: None, repr=False)
+    judge_freshness: Callable[[RevisionStatus], list[str]] = field(
+        default=lambda status: [], repr=False
+    )
+
+    @cached_property
+    def draft(self) -> ContractDraft | None:
+        return self.read("contract_draft", ContractDraft)
+
+    @cached_property
+    def risk(self) -> RiskAssessment | None:
+        return self.read("risk_assessment", RiskAssessment)
+
+    @cached_property
+    def routing(self) -> ApprovalRouting | None:
+        return self.read("approval_routing", ApprovalRouting)
+
+    @cached_property
+    def review(self) -> RenderedDocuments | None:
+        return self.read("review_copy", RenderedDocuments)
+
+    @cached_property
+    def documents(self) -> RenderedDocuments | None:
+        return self.read("contract_documents", RenderedDocuments)
+
+    @cached_property
+    def package(self) -> SignaturePackage | None:
+        return self.read("signature_package", SignaturePackage)
+
+    @cached_property
+    def redline(self) -> Redline | None:
+        return self.read("contract_redline", Redline)
+
+    @cached_property
+    def executed(self) -> ExecutedCopy | None:
+        return self.read("executed_copy", ExecutedCopy)
+
+    @cached_property
+    def out_of_date(self) -> list[str]:
+        """What changed since its draft and risk assessment were made."""
+        return self.judge_freshness(self)
 
     @property
     def sealed_pdf(self) -> str | None:
@@ -187,7 +223,6 @@ class ContractOperations:
     workspace: Workspace
     instance: DagsterInstance
     actor: str = field(default_factory=current_actor)
-    _statuses: dict[str, RevisionStatus] = field(default_factory=dict)
 
     @property
     def audit(self) -> AuditTrail:
@@ -394,13 +429,27 @@ class ContractOperations:
         revisions = registry.revisions(contract_id) if contract_id else registry.all()
         materialized = self._materialized()
         latest = {}
-        for revision in registry.all() if contract_id is None else revisions:
+        for revision in revisions:
             latest[revision.contract_id] = max(latest.get(revision.contract_id, 0), revision.revision)
-        return [self._status(r, materialized, latest[r.contract_id]) for r in revisions]
+        last_runs = self._last_runs()
+        return [
+            self._status(r, materialized, latest[r.contract_id], last_runs.get(r.partition_key))
+            for r in revisions
+        ]
 
     def status_of(self, revision: Revision) -> RevisionStatus:
         latest = self.workspace.registry.revisions(revision.contract_id)[-1].revision
-        return self._status(revision, self._materialized(), latest)
+        key = revision.partition_key
+        runs = self.instance.get_run_records(RunsFilter(tags={PARTITION_TAG: key}), limit=1)
+        last_run = (runs[0].dagster_run.run_id, runs[0].dagster_run.status) if runs else None
+        return self._status(revision, self._materialized(), latest, last_run)
+
+    def _last_runs(self) -> dict[str, tuple[str, DagsterRunStatus]]:
+        """Each revision's newest run (id, status), from one query of the run table."""
+        return {
+            data.partition: (data.run_id, data.status)
+            for data in self.instance.get_run_partition_data(RunsFilter())
+        }
 
     def _materialized(self) -> dict[str, set[str]]:
         return {
@@ -409,16 +458,18 @@ class ContractOperations:
         }
 
     def _status(
-        self, revision: Revision, materialized: dict[str, set[str]], latest_number: int
+        self,
+        revision: Revision,
+        materialized: dict[str, set[str]],
+        latest_number: int,
+        last_run: tuple[str, DagsterRunStatus] | None,
     ) -> RevisionStatus:
         key = revision.partition_key
         layout = self.workspace.layout
         done = {asset for asset, keys in materialized.items() if key in keys}
-        runs = self.instance.get_run_records(RunsFilter(tags={PARTITION_TAG: key}), limit=1)
-        last_run = runs[0].dagster_run if runs else None
-        error = None
-        if last_run is not None and last_run.status == DagsterRunStatus.FAILURE:
-            error = self._failure_message(last_run.run_id)
+        last_run_id, last_status = last_run if last_run else (None, None)
+        error = self._failure_message(last_run_id) if last_status == DagsterRunStatus.FAILURE else None
+
         def read(asset: str, model: type) -> Any:
             return layout.read_model(asset, key, model) if asset in done else None
 
@@ -433,32 +484,22 @@ class ContractOperations:
         )
         if stage is Stage.AWAITING_APPROVAL and self.workspace.decisions.expired_at(key):
             stage = Stage.EXPIRED
-        draft = read("contract_draft", ContractDraft)
-        risk = read("risk_assessment", RiskAssessment)
         return RevisionStatus(
-            out_of_date=self._out_of_date(revision, draft, risk),
             revision=revision,
             stage=stage,
             materialized=done,
-            draft=draft,
-            risk=risk,
-            routing=read("approval_routing", ApprovalRouting),
             record=record,
-            review=read("review_copy", RenderedDocuments),
-            documents=read("contract_documents", RenderedDocuments),
-            package=read("signature_package", SignaturePackage),
-            redline=read("contract_redline", Redline),
-            executed=read("executed_copy", ExecutedCopy),
             error=error,
             blocked_on=waiting if stage is Stage.BLOCKED else None,
-            last_run_id=last_run.run_id if last_run else None,
+            last_run_id=last_run_id,
+            read=read,
+            judge_freshness=self._out_of_date,
         )
 
-    def _out_of_date(
-        self, revision: Revision, draft: ContractDraft | None, risk: RiskAssessment | None
-    ) -> list[str]:
+    def _out_of_date(self, status: RevisionStatus) -> list[str]:
         """Why the stored draft or risk assessment would come out differently today: a
         changed library file it was made from, or a playbook that now decides otherwise."""
+        revision, draft, risk = status.revision, status.draft, status.risk
         reasons = []
         if draft is not None:
             reasons += [
