@@ -16,6 +16,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
 from contract_assets.cli import open_instance, open_operations
 from contract_assets.database import create_database, drop_database
+from contract_assets.domain.approvals import DecisionPayload, SignedDecision, sign_decision
 from contract_assets.domain.home import DATABASE_ENV, ContractHome
 from contract_assets.operations import PIPELINE, ContractOperations
 
@@ -166,7 +168,8 @@ def drop(home: ContractHome, path: Path) -> None:
 
 
 def approve(home: ContractHome, keys_dir: Path, key: str, name: str, role: str) -> None:
-    """Make `name` an approver for `role` and record their signed approval of revision `key`."""
+    """Make `name` an approver for `role` and record their signed approval of revision `key`,
+    through the console command (for a home other processes hold; in process: `record_approval`)."""
     private = keys_dir / f"{name}.key"
     assert cli("keygen", name, "--out", str(private), home=home).returncode == 0
     added = cli(
@@ -176,6 +179,35 @@ def approve(home: ContractHome, keys_dir: Path, key: str, name: str, role: str) 
     assert added.returncode == 0, added.stderr
     approved = cli("approve", key, "--role", role, "--approver", name, "--key", str(private), home=home)
     assert approved.returncode == 0, approved.stderr
+
+
+def signed_decision(
+    ops: ContractOperations,
+    key: str,
+    approver: str,
+    role: str,
+    private_pem: bytes,
+    decision: str = "approve",
+    content_of: str | None = None,
+) -> SignedDecision:
+    """`approver`'s `decision` as `role` on revision `key`, signed now with `private_pem`, bound
+    to the content hash of revision `content_of` (default: `key`)."""
+    revision = ops.workspace.registry.get(content_of or key)
+    payload = DecisionPayload(
+        partition_key=key,
+        content_hash=revision.content_hash,
+        role=role,
+        approver=approver,
+        decision=decision,
+        signed_at=datetime.now(UTC),
+    )
+    return sign_decision(payload, private_pem)
+
+
+def record_approval(ops: ContractOperations, key: str, approver: str, role: str, private_pem: bytes) -> None:
+    """Record `approver`'s signed approval as `role` of revision `key`, in process; it must count."""
+    counted, reason, _ = ops.record_decision(signed_decision(ops, key, approver, role, private_pem))
+    assert counted, reason
 
 
 def free_port() -> int:

@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from contract_assets.definitions import build_definitions
-from contract_assets.domain.approvals import (
-    Approver,
-    DecisionPayload,
-    SignedDecision,
-    record_decision,
-    sign_decision,
-)
+from contract_assets.domain.approvals import Approver, SignedDecision, record_decision
 from contract_assets.domain.signing import read_private_key, read_public_key, write_keypair
-from contract_assets_tests.harness import SAMPLES, cli
+from contract_assets_tests.harness import SAMPLES, cli, signed_decision
 from contract_assets_tests.test_pipeline import run_revision
 
 MSA_R1, MSA_R2 = "blue-fjord-msa.r1", "blue-fjord-msa.r2"
@@ -90,16 +83,7 @@ def signed(
 ) -> SignedDecision:
     """`approver`'s decision on revision `key`, signed with `signer`'s key (default: their own),
     bound to the content hash of `content_of` (default: `key`)."""
-    revision = ops.workspace.registry.get(content_of or key)
-    payload = DecisionPayload(
-        partition_key=key,
-        content_hash=revision.content_hash,
-        role=role,
-        approver=approver,
-        decision=decision,
-        signed_at=datetime.now(UTC),
-    )
-    return sign_decision(payload, keys.pem(signer or approver))
+    return signed_decision(ops, key, approver, role, keys.pem(signer or approver), decision, content_of)
 
 
 def accept(ops, decision: SignedDecision) -> str:

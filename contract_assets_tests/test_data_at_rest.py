@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from dagster import AssetKey, DagsterEventType
 
 from contract_assets.definitions import build_definitions
-from contract_assets.domain.approvals import Approver, DecisionPayload, sign_decision
+from contract_assets.domain.approvals import Approver
 from contract_assets.domain.clause_library import load_entities
 from contract_assets.domain.home import DATABASE_ENV
 from contract_assets.domain.protection import KEY_ENV, new_key
@@ -29,7 +28,16 @@ from contract_assets.domain.signing import read_private_key, read_public_key, wr
 from contract_assets.domain.revisions import RevisionRegistry
 from contract_assets.resources import SHIPPED_LIBRARY, Workspace
 from contract_assets.sensors import executed_sensor, inbox_sensor
-from contract_assets_tests.harness import INVALID, SAMPLE_FILES, SAMPLES, cli, contract_home, operations_for
+from contract_assets_tests.harness import (
+    INVALID,
+    SAMPLE_FILES,
+    SAMPLES,
+    cli,
+    contract_home,
+    operations_for,
+    record_approval,
+    signed_decision,
+)
 from contract_assets_tests.test_approval_flow import run_all
 from contract_assets_tests.test_sensors import tick
 
@@ -55,19 +63,6 @@ def personal_values() -> tuple[set[str], set[str]]:
 
 
 SIGNATORIES, REQUESTERS = personal_values()
-
-
-def decide(ops, keys: dict[str, Path], approver: str, role: str, key: str):
-    revision = ops.workspace.registry.get(key)
-    payload = DecisionPayload(
-        partition_key=key,
-        content_hash=revision.content_hash,
-        role=role,
-        approver=approver,
-        decision="approve",
-        signed_at=datetime.now(UTC),
-    )
-    return sign_decision(payload, read_private_key(keys[approver]))
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +95,7 @@ def encrypted(tmp_path_factory):
 
         # Approvals: one refused through the UI's job, then the ones that count.
         job = build_definitions(home).resolve_job_def("record_approval")
-        refused = decide(ops, keys, "sam", "finance", "blue-fjord-msa.r2")
+        refused = signed_decision(ops, "blue-fjord-msa.r2", "sam", "finance", read_private_key(keys["sam"]))
         config = {**refused.payload.model_dump(mode="json"), "signature": refused.signature}
         outcome = job.execute_in_process(
             run_config={"ops": {"record_signed_decision": {"config": config}}},
@@ -113,8 +108,7 @@ def encrypted(tmp_path_factory):
             ("fin", "finance", "blue-fjord-msa.r2"),
             ("lex", "legal", "blue-fjord-msa.r2"),
         ):
-            counted, reason, _ = ops.record_decision(decide(ops, keys, approver, role, revision))
-            assert counted, reason
+            record_approval(ops, revision, approver, role, read_private_key(keys[approver]))
         run_all(home, ops)
         build_definitions(home).resolve_job_def("contract_register_job").execute_in_process(
             instance=ops.instance

@@ -11,19 +11,18 @@ import json
 import os
 import shutil
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from dagster import AddDynamicPartitionsRequest, DagsterRunStatus, build_sensor_context
 
 from contract_assets.definitions import build_definitions, resources_for
-from contract_assets.domain.approvals import Approver, DecisionPayload, sign_decision
+from contract_assets.domain.approvals import Approver
 from contract_assets.domain.files import sha256_file
 from contract_assets.domain.signing import read_private_key, read_public_key, write_keypair
 from contract_assets.partitions import REVISIONS
 from contract_assets.sensors import INBOX_BATCH, executed_sensor, inbox_sensor, progress_sensor
-from contract_assets_tests.harness import INVALID, SAMPLES
+from contract_assets_tests.harness import INVALID, SAMPLES, record_approval
 from contract_assets_tests.test_pipeline import run_revision
 
 MSA_R1 = SAMPLES / "02-msa-high-value.yaml"
@@ -311,18 +310,9 @@ def approver_keys(ops, tmp_path):
 
 
 def approve_all(ops, key: str, approver_keys) -> None:
-    revision = ops.workspace.registry.get(key)
+    """Every approver in `approver_keys` approves revision `key` in their role."""
     for name, (role, private_pem) in approver_keys.items():
-        payload = DecisionPayload(
-            partition_key=key,
-            content_hash=revision.content_hash,
-            role=role,
-            approver=name,
-            decision="approve",
-            signed_at=datetime.now(UTC),
-        )
-        counted, reason, _ = ops.record_decision(sign_decision(payload, private_pem))
-        assert counted, reason
+        record_approval(ops, key, name, role, private_pem)
 
 
 def msa_r2_awaiting_approval(home, ops) -> str:

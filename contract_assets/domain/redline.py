@@ -620,30 +620,12 @@ _TEMPLATE = HTML_ENVIRONMENT.from_string(
 <meta name="generator" content="contract_assets">
 <title>Redline – {{ new_doc.document_id }} against revision {{ previous.revision }}</title>
 <style>
-  @page {
-    size: A4;
-    margin: 22mm 20mm 24mm 20mm;
-    @bottom-right {
-      content: "Page " counter(page) " of " counter(pages); font-size: 8pt; color: #555;
-    }
-  }
-  :root { color: #111; background: #fff; }
-  body {
-    font-family: "DejaVu Sans", "Segoe UI", Arial, "Noto Sans CJK JP", "Droid Sans Fallback",
-      sans-serif;
-    font-size: 10.5pt; line-height: 1.5; max-width: 46em; margin: 2em auto; padding: 0 1.5em;
-    -webkit-print-color-adjust: exact; print-color-adjust: exact;
-  }
+{{ page_css }}
+{# The marks' colours and backgrounds print too: they are the redline. #}
+  body { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   h1 { font-size: 17pt; margin: 0.4em 0 0.2em; }
   .revisions { margin: 0 0 1.2em; color: #333; }
-  h2 {
-    font-size: 11pt; letter-spacing: 0.04em; margin: 1.8em 0 0.6em;
-    border-bottom: 1px solid #999; padding-bottom: 0.15em;
-  }
-  h3 { font-size: 10.5pt; margin: 1.2em 0 0.3em; display: flex; gap: 0.6em; break-after: avoid; }
-  h3 .num { min-width: 2.2em; }
-  p { margin: 0 0 0.6em; }
-  .clause p { margin-left: 2.8em; text-align: justify; }
+{{ clause_css }}
   .clause .change-note { font-size: 8.5pt; color: #444; margin: 0 0 0.4em 2.8em; }
   ins {
     text-decoration: underline; text-decoration-thickness: 1.5px; color: #0b5d1e;

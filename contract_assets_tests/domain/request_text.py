@@ -1,5 +1,5 @@
 """The free-text fields of a contract request, found from the model rather than listed by hand,
-and the checks that user text comes out of a contract literally.
+the first draft of a request, and the checks that user text comes out of a contract literally.
 
 A field is free text when the model constrains it only by length: no pattern, enum, email
 or code validator. A new free-text field added to the models is picked up here, and so by
@@ -19,7 +19,10 @@ import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from contract_assets.domain.models import ContractDraft, ContractRequest
+from contract_assets.domain.assembly import assemble_draft
+from contract_assets.domain.clause_library import ClauseLibrary
+from contract_assets.domain.models import ContractDraft, ContractRequest, Entity
+from contract_assets.domain.packaging import unrenderable_text
 from contract_assets_tests.domain.test_rendering import FORMATS, pdf_pages
 
 # Free text the request carries but that is not contract wording: a key of the entity list
@@ -85,6 +88,21 @@ def text_leaves(raw: Any, path: str = "") -> dict[str, str]:
 def squash(text: str) -> str:
     """Text without any whitespace: formats wrap, justify and collapse spaces, never letters."""
     return "".join(text.split())
+
+
+def first_draft(
+    request: ContractRequest,
+    *,
+    parent: ContractRequest | None,
+    entities: dict[str, Entity],
+    library: ClauseLibrary,
+) -> ContractDraft:
+    """`request` (every character of it renderable) drafted as its first revision."""
+    assert unrenderable_text(request) == []
+    return assemble_draft(
+        partition_key=f"{request.contract_id}.r1", revision=1, request=request,
+        request_hash="f" * 64, entity=entities[request.our_entity], library=library, parent=parent,
+    )  # fmt: skip
 
 
 def draft_text(draft: ContractDraft) -> str:

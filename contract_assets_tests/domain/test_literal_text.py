@@ -13,16 +13,15 @@ from typing import Any
 
 import pytest
 
-from contract_assets.domain.assembly import assemble_draft
 from contract_assets.domain.clause_library import load_entities, load_library
 from contract_assets.domain.models import ContractDraft, ContractRequest
-from contract_assets.domain.packaging import unrenderable_text
 from contract_assets.domain.requests import validate_request
 from contract_assets_tests.domain.conftest import REQUESTS, set_path
 from contract_assets_tests.domain.request_text import (
     NOT_CONTRACT_TEXT,
     draft_text,
     field_of,
+    first_draft,
     free_text_fields,
     rendered_text,
     residue,
@@ -80,13 +79,7 @@ def drafts() -> dict[str, tuple[dict[str, Any], ContractDraft]]:
     made = {}
     for kind in REQUESTS:
         raw, request, parent = validated(kind)
-        assert unrenderable_text(request) == []
-        draft = assemble_draft(
-            partition_key=f"{request.contract_id}.r1", revision=1, request=request,
-            request_hash="f" * 64, entity=entities[request.our_entity], library=library,
-            parent=parent,
-        )  # fmt: skip
-        made[kind] = (raw, draft)
+        made[kind] = (raw, first_draft(request, parent=parent, entities=entities, library=library))
     return made
 
 

@@ -26,10 +26,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract_assets.domain.assembly import assemble_draft
 from contract_assets.domain.clause_library import load_entities, load_library
 from contract_assets.domain.models import CONTRACT_ID_PATTERN, ContractDraft, ContractRequest
-from contract_assets.domain.packaging import unrenderable_text
 from contract_assets.domain.requests import DOCUMENT, InvalidRequest, parse_request, validate_request
 from contract_assets.partitions import REVISIONS
 from contract_assets_tests.domain.conftest import EXAMPLES, set_path
@@ -37,6 +35,7 @@ from contract_assets_tests.domain.request_text import (
     NOT_CONTRACT_TEXT,
     draft_text,
     field_of,
+    first_draft,
     free_text_fields,
     rendered_text,
     residue,
@@ -94,11 +93,7 @@ def accept(raw: dict[str, Any]) -> ContractDraft:
         parent_raw["counterparty"]["legal_name"] = raw["counterparty"]["legal_name"]
         parent = validate_request(parent_raw, entities=ENTITIES, find_contract=lambda _: None)
     request = validate_request(raw, entities=ENTITIES, find_contract={parent.contract_id: parent}.get if parent else lambda _: None)
-    assert unrenderable_text(request) == []
-    return assemble_draft(
-        partition_key=f"{request.contract_id}.r1", revision=1, request=request,
-        request_hash="f" * 64, entity=ENTITIES[request.our_entity], library=LIBRARY, parent=parent,
-    )  # fmt: skip
+    return first_draft(request, parent=parent, entities=ENTITIES, library=LIBRARY)
 
 
 def plain_twin(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:

@@ -5,10 +5,43 @@ from __future__ import annotations
 from datetime import date
 
 from jinja2 import Environment, StrictUndefined
+from markupsafe import Markup
 
 from contract_assets.domain.models import ContractDraft
 from contract_assets.domain.rendering import document as wording
 from contract_assets.domain.rendering.document import build_document
+
+# The stylesheet every HTML page the project writes shares, so that they print alike: the
+# A4 page with its page counter and the body text (PAGE_CSS), the section and clause headings
+# and paragraphs (CLAUSE_CSS). A template puts them in its <style> with {{ page_css }} and
+# {{ clause_css }}, and adds its own rules.
+PAGE_CSS = Markup(
+    """\
+  @page {
+    size: A4;
+    margin: 22mm 20mm 24mm 20mm;
+    @bottom-right {
+      content: "Page " counter(page) " of " counter(pages); font-size: 8pt; color: #555;
+    }
+  }
+  :root { color: #111; background: #fff; }
+  body {
+    font-family: "DejaVu Sans", "Segoe UI", Arial, "Noto Sans CJK JP", "Droid Sans Fallback",
+      sans-serif;
+    font-size: 10.5pt; line-height: 1.5; max-width: 46em; margin: 2em auto; padding: 0 1.5em;
+  }"""
+)
+CLAUSE_CSS = Markup(
+    """\
+  h2 {
+    font-size: 11pt; letter-spacing: 0.04em; margin: 1.8em 0 0.6em;
+    border-bottom: 1px solid #999; padding-bottom: 0.15em;
+  }
+  h3 { font-size: 10.5pt; margin: 1.2em 0 0.3em; display: flex; gap: 0.6em; break-after: avoid; }
+  h3 .num { min-width: 2.2em; }
+  p { margin: 0 0 0.6em; }
+  .clause p { margin-left: 2.8em; text-align: justify; }"""
+)
 
 # Autoescape: every value is data, so `{{ x }}` or `<script>` in a clause shows as typed.
 # Shared by every HTML page the project writes (contract, review copy, redline).
@@ -16,6 +49,7 @@ HTML_ENVIRONMENT = Environment(
     autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+HTML_ENVIRONMENT.globals.update(page_css=PAGE_CSS, clause_css=CLAUSE_CSS)
 
 _TEMPLATE = HTML_ENVIRONMENT.from_string(
     """\
@@ -31,28 +65,9 @@ _TEMPLATE = HTML_ENVIRONMENT.from_string(
 </title>
 <style>
   /* No draft text goes into CSS: the footer with the document id is an element. */
-  @page {
-    size: A4;
-    margin: 22mm 20mm 24mm 20mm;
-    @bottom-right {
-      content: "Page " counter(page) " of " counter(pages); font-size: 8pt; color: #555;
-    }
-  }
-  :root { color: #111; background: #fff; }
-  body {
-    font-family: "DejaVu Sans", "Segoe UI", Arial, "Noto Sans CJK JP", "Droid Sans Fallback",
-      sans-serif;
-    font-size: 10.5pt; line-height: 1.5; max-width: 46em; margin: 2em auto; padding: 0 1.5em;
-  }
+{{ page_css }}
   h1 { font-size: 17pt; text-align: center; margin: 0.4em 0 1.2em; letter-spacing: 0.02em; }
-  h2 {
-    font-size: 11pt; letter-spacing: 0.04em; margin: 1.8em 0 0.6em;
-    border-bottom: 1px solid #999; padding-bottom: 0.15em;
-  }
-  h3 { font-size: 10.5pt; margin: 1.2em 0 0.3em; display: flex; gap: 0.6em; break-after: avoid; }
-  h3 .num { min-width: 2.2em; }
-  p { margin: 0 0 0.6em; }
-  .clause p { margin-left: 2.8em; text-align: justify; }
+{{ clause_css }}
   .clause p.item { margin-left: 5.2em; text-indent: -2.4em; }
   .clause p.item .marker { display: inline-block; width: 2.4em; text-indent: 0; }
   table.cover {
