@@ -210,8 +210,20 @@ def _status(operations: ContractOperations, contract_id: str | None, as_json: bo
     return 0
 
 
-def _rotate_key(home: ContractHome) -> int:
-    """Re-encrypt every stored record with the newest configured data key."""
+# dagster-daemon writes a heartbeat every 30 s: one newer than this means it may be running.
+DAEMON_ALIVE_SECONDS = 90
+
+
+def _rotate_key(operations: ContractOperations, home: ContractHome) -> int:
+    """Re-encrypt every stored record with the newest configured data key.
+
+    Refused while the daemon or a run may still be writing: a process started with the old
+    key list would go on writing records under the old key, which the user is about to drop.
+    """
+    busy = _writing_elsewhere(operations.instance, operations.partitions_in_flight())
+    if busy:
+        print(f"refused: {busy}; nothing was re-encrypted", file=sys.stderr)
+        return 1
     protection = DataProtection.from_env()
     home.ensure()
     changed, failed = home.reseal(protection)
@@ -228,6 +240,22 @@ def _rotate_key(home: ContractHome) -> int:
     if len(protection.key_ids) > 1:
         print("older keys are no longer needed for this home; remove them from the key list")
     return 0
+
+
+def _writing_elsewhere(instance: DagsterInstance, in_flight: set[str]) -> str | None:
+    """Why another process may be writing records now, or None."""
+    now = datetime.now(UTC).timestamp()
+    beats = [beat.timestamp for beat in instance.get_daemon_heartbeats().values()]
+    if beats and now - max(beats) < DAEMON_ALIVE_SECONDS:
+        wait = int(DAEMON_ALIVE_SECONDS - (now - max(beats))) + 1
+        return (
+            "the Dagster daemon is running (its last heartbeat was "
+            f"{int(now - max(beats))} s ago): stop `contract-assets daemon` or `dev` first; "
+            f"if it is already stopped, try again in {wait} s"
+        )
+    if in_flight:
+        return f"runs are going for {', '.join(sorted(in_flight))}: let them finish first"
+    return None
 
 
 def _decrypt(workspace: Workspace, path: Path) -> int:
@@ -644,7 +672,7 @@ def _command(args: argparse.Namespace) -> int:
         if args.command == "audit":
             return _audit(operations, args)
         if args.command == "rotate-key":
-            return _rotate_key(home)
+            return _rotate_key(operations, home)
         if args.command == "decrypt":
             return _decrypt(operations.workspace, args.path)
         if args.command == "init-signing":

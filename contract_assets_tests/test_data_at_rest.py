@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
-from dagster import AssetKey, DagsterEventType
+from dagster import AssetKey, DagsterEventType, DagsterRunStatus
+from dagster._daemon.types import DaemonHeartbeat
 
 from contract_assets.definitions import build_definitions
 from contract_assets.domain.approvals import Approver
@@ -251,6 +253,31 @@ def test_a_run_without_the_key_fails_once_naming_the_key(encrypted, monkeypatch)
     (failure,) = result.get_step_failure_events()
     assert "is encrypted and no data key is configured" in failure.step_failure_data.error.to_string()
     assert KEY_ENV in failure.step_failure_data.error.to_string()
+
+
+def test_rotate_key_is_refused_while_the_daemon_or_a_run_may_write(encrypted):
+    """A process started with the old key list would write under the key about to go."""
+    home, ops, old = encrypted
+    new = new_key()
+    before = {p: p.read_bytes() for p in (home.root / "storage").rglob("*") if p.is_file()}
+    beat = DaemonHeartbeat(timestamp=time.time(), daemon_type="SENSOR", daemon_id="d", errors=[])
+    ops.instance.add_daemon_heartbeat(beat)
+
+    refused = cli("rotate-key", home=home, extra_env={KEY_ENV: f"{new},{old}"})
+
+    assert refused.returncode == 1
+    assert "daemon is running" in refused.stderr and "nothing was re-encrypted" in refused.stderr
+    assert {p: p.read_bytes() for p in (home.root / "storage").rglob("*") if p.is_file()} == before
+
+    ops.instance.add_daemon_heartbeat(beat._replace(timestamp=time.time() - 600))  # stopped
+    job = build_definitions(home).resolve_job_def("contract_pipeline")
+    going = ops.instance.create_run_for_job(
+        job_def=job, tags={"dagster/partition": "kestrel-bio-nda.r1"}, status=DagsterRunStatus.STARTED
+    )
+    refused = cli("rotate-key", home=home, extra_env={KEY_ENV: f"{new},{old}"})
+    assert refused.returncode == 1
+    assert "runs are going for kestrel-bio-nda.r1" in refused.stderr
+    ops.instance.delete_run(going.run_id)
 
 
 # Last: it changes the home's key.
