@@ -484,6 +484,8 @@ class ContractOperations:
         )
         if stage is Stage.AWAITING_APPROVAL and self.workspace.decisions.expired_at(key):
             stage = Stage.EXPIRED
+        if stage is Stage.DRAFTED and last_run_id and self._draft_checked(last_run_id):
+            stage = Stage.CHECKED
         return RevisionStatus(
             revision=revision,
             stage=stage,
@@ -494,6 +496,16 @@ class ContractOperations:
             last_run_id=last_run_id,
             read=read,
             judge_freshness=self._out_of_date,
+        )
+
+    def _draft_checked(self, run_id: str) -> bool:
+        """Whether the run found the draft whole: every mandatory clause present."""
+        return any(
+            record.dagster_event.event_specific_data.asset_key == AssetKey("contract_draft")
+            and record.dagster_event.event_specific_data.passed
+            for record in self.instance.all_logs(
+                run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+            )
         )
 
     def _out_of_date(self, status: RevisionStatus) -> list[str]:

@@ -99,6 +99,26 @@ def test_newer_revision_supersedes_the_older_one(home, ops):
     assert stages == {"blue-fjord-msa.r1": "superseded", "blue-fjord-msa.r2": "received"}
 
 
+def test_stages_up_to_the_draft_check_are_reported_as_they_are_reached(home, ops):
+    key = ops.submit(SAMPLES / "01-mutual-nda.yaml").revision.partition_key
+    assert ops.statuses()[0].stage.value == "received"
+    run_revision(home, ops.instance, key, steps=["contract_request"])
+    assert ops.statuses()[0].stage.value == "validated"
+
+    materialize(  # the draft without its check: drafted, not yet checked
+        REVISION_ASSETS,
+        selection=[AssetKey("contract_draft")],
+        partition_key=key,
+        instance=ops.instance,
+        resources=resources_for(home),
+    )
+    assert ops.statuses()[0].stage.value == "drafted"
+    run_revision(home, ops.instance, key, steps=["contract_draft"])  # with its check
+    assert ops.statuses()[0].stage.value == "checked"
+    run_revision(home, ops.instance, key, steps=["risk_assessment"])
+    assert ops.statuses()[0].stage.value == "risk_assessed"
+
+
 def test_failing_mandatory_clause_check_stops_before_approval_and_run_resumes(home, ops, monkeypatch):
     key = ops.submit(SAMPLES / "01-mutual-nda.yaml").revision.partition_key
     real_assemble = draft_module.assemble_draft
