@@ -614,11 +614,7 @@ _TEMPLATE = HTML_ENVIRONMENT.from_string(
 <!DOCTYPE html>
 <html lang="en">
 <head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="contract_assets">
-<title>Redline – {{ new_doc.document_id }} against revision {{ previous.revision }}</title>
+{{ head_meta }}<title>Redline – {{ new_doc.document_id }} against revision {{ previous.revision }}</title>
 <style>
 {{ page_css }}
 {# The marks' colours and backgrounds print too: they are the redline. #}

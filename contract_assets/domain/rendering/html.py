@@ -49,18 +49,24 @@ HTML_ENVIRONMENT = Environment(
     autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     keep_trailing_newline=True,
 )
-HTML_ENVIRONMENT.globals.update(page_css=PAGE_CSS, clause_css=CLAUSE_CSS)
+# The head of every page: the policy lets the page load nothing (no script, no fetch, no
+# image), only its own inline style, whatever text it shows.
+HEAD_META = Markup(
+    """\
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="contract_assets">
+"""
+)
+HTML_ENVIRONMENT.globals.update(page_css=PAGE_CSS, clause_css=CLAUSE_CSS, head_meta=HEAD_META)
 
 _TEMPLATE = HTML_ENVIRONMENT.from_string(
     """\
 <!DOCTYPE html>
 <html lang="en">
 <head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="contract_assets">
-<title>
+{{ head_meta }}<title>
 {{ doc.title }} – {{ doc.document_id }}{% if doc.review %} ({{ w.REVIEW_MARK }}){% endif %}
 </title>
 <style>
