@@ -5,6 +5,7 @@ partition of the asset for one check. That option is marked "preview" in Dagster
 """
 
 import warnings
+from pathlib import Path
 
 from dagster import AssetCheckResult, AssetCheckSeverity, PreviewWarning, asset_check
 
@@ -12,8 +13,10 @@ from contract_assets.assets.documents import signature_package
 from contract_assets.assets.draft import contract_draft
 from contract_assets.assets.request import contract_request
 from contract_assets.domain.models import ContractDraft, Revision, SignaturePackage
-from contract_assets.domain.packaging import manifest_problems
+from contract_assets.domain.packaging import manifest_problems, verify_package
+from contract_assets.domain.sealing import SealError, certificate_fingerprint, read_certificates
 from contract_assets.partitions import revision_partitions
+from contract_assets.resources import ContractWorkspace
 
 warnings.filterwarnings("ignore", category=PreviewWarning, message=".*partitions_def on an AssetCheckSpec")
 
@@ -54,5 +57,30 @@ def manifest_matches_files(signature_package: SignaturePackage) -> AssetCheckRes
     return AssetCheckResult(
         passed=not problems,
         metadata={"files": len(signature_package.documents), "problems": problems},
+        description="; ".join(problems) or None,
+    )
+
+
+@asset_check(asset=signature_package, blocking=True, partitions_def=revision_partitions)
+def package_verifies(
+    contracts: ContractWorkspace, signature_package: SignaturePackage
+) -> AssetCheckResult:
+    """A sealed package verifies as its recipient would check it (`contract-assets verify`):
+    the manifest's signature, every file's SHA-256 and the PDF's seal, against the
+    certificate the home publishes. An unsealed package has no seal to check and passes."""
+    if not signature_package.sealed:
+        return AssetCheckResult(passed=True, metadata={"sealed": False})
+    certificate = contracts.workspace().seal_files.certificate
+    try:
+        trusted = read_certificates(certificate)
+    except (SealError, OSError) as exc:
+        problems, fingerprint = [f"the published certificate {certificate.name}: {exc}"], None
+    else:
+        fingerprint = certificate_fingerprint(trusted[0])
+        manifest = Path(signature_package.path_of("manifest"))
+        problems = verify_package(manifest, trusted).problems
+    return AssetCheckResult(
+        passed=not problems,
+        metadata={"sealed": True, "trusted_certificate_sha256": fingerprint, "problems": problems},
         description="; ".join(problems) or None,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -468,9 +467,6 @@ def _verify(workspace: Workspace, target: Path, certificate: Path | None) -> int
             file=sys.stderr,
         )
         return EXIT_INVALID
-    # pyHanko logs each failed check with a traceback; the failures are reported below.
-    for name in ("pyhanko", "pyhanko_certvalidator"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         trusted = read_certificates(trust_file)
         result = _verification_of(target, trusted)

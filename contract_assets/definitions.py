@@ -11,7 +11,12 @@ from contract_assets.assets.redline import contract_redline
 from contract_assets.assets.register import contract_register
 from contract_assets.assets.request import contract_request
 from contract_assets.assets.risk import risk_assessment
-from contract_assets.checks import deliverables_add_up, mandatory_clauses_present, manifest_matches_files
+from contract_assets.checks import (
+    deliverables_add_up,
+    mandatory_clauses_present,
+    manifest_matches_files,
+    package_verifies,
+)
 from contract_assets.domain.home import ContractHome
 from contract_assets.io_managers import ContractIOManager
 from contract_assets.jobs import contract_pipeline, executed_copy_job, register_job
@@ -55,7 +60,7 @@ REVISION_ASSETS = [
     signature_package,
     contract_redline,
 ]
-CHECKS = [deliverables_add_up, mandatory_clauses_present, manifest_matches_files]
+CHECKS = [deliverables_add_up, mandatory_clauses_present, manifest_matches_files, package_verifies]
 
 
 def build_definitions(home: ContractHome) -> Definitions:

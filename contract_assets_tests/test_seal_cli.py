@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
 from dagster import AssetKey
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
@@ -159,9 +160,47 @@ def test_init_signing_imports_a_pkcs12_with_its_passphrase(home, tmp_path):
     assert again.returncode != 0 and "refusing to replace" in again.stderr
 
 
+def check_results(result, check: str) -> list:
+    return [e for e in result.get_asset_check_evaluations() if e.check_name == check]
+
+
+def test_each_sealed_package_is_verified_in_its_run_as_a_recipient_would(home, ops):
+    assert cli("init-signing", "--organisation", "Orbital, Inc.", home=home).returncode == 0
+    key = ops.submit(NDA).revision.partition_key
+
+    result = run_revision(home, ops.instance, key)
+
+    (evaluation,) = check_results(result, "package_verifies")
+    assert evaluation.passed
+    metadata = {k: v.value for k, v in evaluation.metadata.items()}
+    published = read_certificates(SealFiles(home.keys_dir).certificate)[0]
+    assert metadata["sealed"] is True and metadata["problems"] == []
+    assert metadata["trusted_certificate_sha256"] == certificate_fingerprint(published)
+
+
+def test_a_package_that_does_not_verify_against_the_published_certificate_fails(home, ops):
+    """The seal's key and the certificate given to recipients no longer match (one of the
+    two replaced by hand): no package goes out that its recipients would reject."""
+    assert cli("init-signing", "--organisation", "Orbital, Inc.", home=home).returncode == 0
+    other = pkcs12.load_key_and_certificates(make_pkcs12(b"pw"), b"pw")[1]
+    SealFiles(home.keys_dir).certificate.write_bytes(other.public_bytes(serialization.Encoding.PEM))
+    key = ops.submit(NDA).revision.partition_key
+
+    result = run_revision(home, ops.instance, key, raise_on_error=False)
+
+    assert not result.success
+    (evaluation,) = check_results(result, "package_verifies")
+    assert not evaluation.passed
+    status = ops.statuses()[0].as_json()
+    assert status["stage"] == "failed"
+    assert "check package_verifies failed" in status["error"]
+
+
 def test_without_a_seal_the_package_is_unsealed_and_says_so(home, ops):
     key = ops.submit(NDA).revision.partition_key
-    run_revision(home, ops.instance, key)
+    result = run_revision(home, ops.instance, key)
+    (evaluation,) = check_results(result, "package_verifies")
+    assert evaluation.passed and evaluation.metadata["sealed"].value is False
 
     status = ops.statuses()[0].as_json()
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import binascii
 import io
+import logging
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -289,6 +290,12 @@ def _validation_context(trusted: list[x509.Certificate]) -> ValidationContext:
     )
 
 
+def _quiet_validation_logs() -> None:
+    """pyHanko logs each failed check with a traceback; ours are returned as values."""
+    for name in ("pyhanko", "pyhanko_certvalidator"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def pdf_seal_problems(pdf: bytes, trusted: list[x509.Certificate]) -> list[str]:
     """Every reason the PDF is not sealed by the trusted certificate, in words (empty: valid).
 
@@ -296,6 +303,7 @@ def pdf_seal_problems(pdf: bytes, trusted: list[x509.Certificate]) -> list[str]:
     changed), cryptographically valid, and covering the whole file, with nothing but the
     signature itself left out of the signed bytes.
     """
+    _quiet_validation_logs()
     try:
         reader = PdfFileReader(io.BytesIO(pdf))
         signatures = reader.embedded_signatures
@@ -373,6 +381,7 @@ def detached_signature_problems(
 ) -> list[str]:
     """Every reason `signature` is not a valid detached signature of `data` by the trusted
     certificate (empty: valid)."""
+    _quiet_validation_logs()
     try:
         content = cms.ContentInfo.load(signature)
         if content["content_type"].native != "signed_data":
