@@ -533,15 +533,23 @@ class ContractOperations:
         return reasons
 
     def _failure_message(self, run_id: str) -> str:
-        messages = []
+        """Why the run failed: its failed steps and checks, else what failed the run as a
+        whole (its process died, it never started)."""
+        messages, run_failure = [], None
         for record in self.instance.all_logs(
             run_id,
-            of_type={DagsterEventType.STEP_FAILURE, DagsterEventType.ASSET_CHECK_EVALUATION},
+            of_type={
+                DagsterEventType.STEP_FAILURE,
+                DagsterEventType.ASSET_CHECK_EVALUATION,
+                DagsterEventType.RUN_FAILURE,
+            },
         ):
             event = record.dagster_event
             if event is None:
                 continue
-            if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            if event.event_type == DagsterEventType.RUN_FAILURE:
+                run_failure = event.message
+            elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
                 evaluation = event.event_specific_data
                 if not evaluation.passed:
                     messages.append(
@@ -554,7 +562,7 @@ class ContractOperations:
                     error = error.cause
                 text = error.message.strip() if error else "unknown error"
                 messages.append(f"{event.step_key}: {text}")
-        return "; ".join(dict.fromkeys(messages)) or "the last run failed"
+        return "; ".join(dict.fromkeys(messages)) or run_failure or "the last run failed"
 
     # --- run ---------------------------------------------------------------------------
 

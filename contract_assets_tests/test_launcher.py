@@ -131,6 +131,9 @@ def test_run_monitoring_marks_a_run_with_a_dead_worker_failed(home, ops, worker)
     worker.wait()
     monitor_started_run(ops.instance, None, record, logging.getLogger("test"))
     assert ops.instance.get_run_by_id(run.run_id).status is DagsterRunStatus.FAILURE
+    status = ops.statuses()[0]
+    assert status.stage.value == "failed"
+    assert f"process {worker.pid} is gone" in status.error
 
 
 def test_the_console_recovers_a_daemon_run_whose_worker_died(home, ops, worker):
