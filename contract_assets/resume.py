@@ -22,6 +22,7 @@ from dagster import (
 )
 from dagster._core.execution.execution_result import ExecutionResult
 from dagster._core.execution.plan.state import KnownExecutionState
+from dagster._core.storage.tags import MAX_RETRIES_TAG
 
 from contract_assets.domain.files import process_alive
 
@@ -61,7 +62,11 @@ def mark_dead_run_failed(instance: DagsterInstance, run_id: str) -> bool:
             return False
     else:
         return False
-    instance.report_run_failed(run, message="the run's process is gone (killed or crashed)")
+    # The caller resumes this run itself: the daemon's run retries must not start it again.
+    instance.add_run_tags(run_id, {MAX_RETRIES_TAG: "0"})
+    instance.report_run_failed(
+        instance.get_run_by_id(run_id), message="the run's process is gone (killed or crashed)"
+    )
     return True
 
 

@@ -15,7 +15,7 @@ from dagster import DagsterEvent, DagsterEventType, DagsterRunStatus
 from dagster._core.events import EngineEventData
 from dagster._core.events.log import EventLogEntry
 from dagster._core.launcher import WorkerStatus
-from dagster._core.storage.tags import GRPC_INFO_TAG
+from dagster._core.storage.tags import GRPC_INFO_TAG, WILL_RETRY_TAG
 from dagster._daemon.monitoring.run_monitoring import monitor_started_run
 
 from contract_assets.definitions import build_definitions
@@ -144,4 +144,18 @@ def test_the_console_recovers_a_daemon_run_whose_worker_died(home, ops, worker):
     worker.kill()
     worker.wait()
     assert mark_dead_run_failed(ops.instance, run.run_id)
-    assert ops.instance.get_run_by_id(run.run_id).status is DagsterRunStatus.FAILURE
+    failed = ops.instance.get_run_by_id(run.run_id)
+    assert failed.status is DagsterRunStatus.FAILURE
+    # The console resumes it; the daemon, back later, must not retry it as well.
+    assert ops.instance.run_retries_enabled
+    assert failed.tags[WILL_RETRY_TAG] == "false"
+
+
+def test_a_run_failed_by_run_monitoring_is_left_to_run_retries(home, ops, worker):
+    run = started_run(home, ops)
+    record_worker(ops.instance, run, worker.pid)
+    worker.kill()
+    worker.wait()
+    record = ops.instance.get_run_record_by_id(run.run_id)
+    monitor_started_run(ops.instance, None, record, logging.getLogger("test"))
+    assert ops.instance.get_run_by_id(run.run_id).tags[WILL_RETRY_TAG] == "true"
