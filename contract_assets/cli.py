@@ -30,6 +30,7 @@ from contract_assets.definitions import build_definitions
 from contract_assets.domain.home import ContractHome
 from contract_assets.domain.protection import ENCRYPTED_SUFFIX, DataKeyError, DataProtection, new_key
 from contract_assets.domain.serialization import StoredTypeMismatch, open_envelope
+from contract_assets.domain.register_report import RegisterReport
 from contract_assets.domain.requests import InvalidRequest
 from contract_assets.domain.revisions import RevisionRegistry, parse_partition_key
 from contract_assets.operations import ContractOperations, RevisionStatus
@@ -512,7 +513,11 @@ def _demo(home: ContractHome, operations: ContractOperations, directory: Path) -
         code = max(code, _run(home, operations))
     print()
     _status(operations, None, as_json=False)
-    print(f"\nregister:  {operations.workspace.layout.value_path('contract_register', None, '.parquet')}")
+    layout = operations.workspace.layout
+    print(f"\nregister:  {layout.value_path('contract_register', None, '.parquet')}")
+    report = layout.read_model("register_report", None, RegisterReport)
+    if report is not None:
+        print(f"report:    {report.path_of('register_report')}")
     print(f"documents: {operations.workspace.layout.base_dir / 'documents'}")
     print("UI:        make ui   (then open http://127.0.0.1:3000)")
     return code

@@ -8,7 +8,7 @@ from contract_assets.assets.documents import contract_documents, review_copy, si
 from contract_assets.assets.draft import contract_draft
 from contract_assets.assets.executed import executed_copy
 from contract_assets.assets.redline import contract_redline
-from contract_assets.assets.register import contract_register
+from contract_assets.assets.register import contract_register, register_report
 from contract_assets.assets.request import contract_request
 from contract_assets.assets.risk import risk_assessment
 from contract_assets.checks import (
@@ -66,7 +66,7 @@ CHECKS = [deliverables_add_up, mandatory_clauses_present, manifest_matches_files
 def build_definitions(home: ContractHome) -> Definitions:
     return Definitions(
         assets=with_code_versions(
-            [*REVISION_ASSETS, executed_copy, contract_register], Workspace(home)
+            [*REVISION_ASSETS, executed_copy, contract_register, register_report], Workspace(home)
         )
         + [audit_trail_spec],
         asset_checks=CHECKS,

@@ -103,6 +103,17 @@ def test_second_demo_adds_no_revision_and_no_run(demo):
         assert len(instance.get_runs()) == runs_before
 
 
+def test_demo_prints_where_the_register_report_is(demo):
+    home, first, _ = demo
+    (line,) = [line for line in first.stdout.splitlines() if line.startswith("report:")]
+    report = Path(line.split(":", 1)[1].strip())
+    assert report.is_relative_to(home.root) and report.name == "contract-register.html"
+    html = report.read_text()
+    assert "Contracts by status" in html and html.count("<svg") == 2  # status and risk
+    for contract_id in ("acme-robotics-nda", "blue-fjord-msa", "blue-fjord-sow-1", "kestrel-bio-nda"):
+        assert contract_id in html
+
+
 def test_register_has_one_row_per_contract(demo):
     import pandas as pd
 

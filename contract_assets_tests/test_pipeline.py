@@ -49,6 +49,7 @@ def test_auto_approved_nda_materializes_every_asset_and_passes_every_check(home,
         "deliverables_add_up": True,
         "mandatory_clauses_present": True,
         "manifest_matches_files": True,
+        "package_verifies": True,  # unsealed here: nothing to verify but the hashes above
     }
     status = ops.status_of(submitted.revision).as_json()
     assert status["stage"] == "ready_for_signature"

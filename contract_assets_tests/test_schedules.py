@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
-from dagster import DagsterEventType, build_run_status_sensor_context
+from dagster import AssetKey, DagsterEventType, build_run_status_sensor_context
 from ruamel.yaml import YAML
 
 from contract_assets import schedules
@@ -12,6 +13,7 @@ from contract_assets import resources as draft_module  # where drafts are assemb
 from contract_assets.domain.notify import Notifier, NotifierConfig
 from contract_assets.definitions import build_definitions
 from contract_assets.domain.register import add_months
+from contract_assets.domain.register_report import RegisterReport
 from contract_assets_tests.harness import SAMPLES
 from contract_assets_tests.test_pipeline import run_revision
 
@@ -76,6 +78,12 @@ def test_renewal_reminder_sent_once_for_an_executed_contract(home, ops, tmp_path
     assert job.execute_in_process(instance=ops.instance, partition_key=key).success
     assert ops.statuses()[0].stage.value == "executed"
     assert run_job(home, ops, "contract_register_job").success
+    report = ops.workspace.layout.read_model("register_report", None, RegisterReport)
+    assert (report.in_force, report.renewal_notices_due) == (1, 1)
+    assert "acme-robotics-nda" in Path(report.path_of("register_report")).read_text()
+    figures = ops.instance.get_latest_materialization_event(AssetKey("register_report"))
+    metadata = figures.asset_materialization.metadata
+    assert metadata["renewal_notices_due"].value == 1 and metadata["status_executed"].value == 1
 
     run_job(home, ops, "renewal_reminders_job")
     run_job(home, ops, "renewal_reminders_job")

@@ -1,9 +1,12 @@
-"""The contract register across all revisions (unpartitioned)."""
+"""The contract register across all revisions (unpartitioned), and its report."""
+
+from datetime import UTC, datetime
 
 import pandas as pd
-from dagster import AssetDep, AssetExecutionContext, MetadataValue, asset
+from dagster import AssetDep, AssetExecutionContext, MetadataValue, Output, asset
 
 from contract_assets.domain.register import RegisterEntry, build_register, markdown_table
+from contract_assets.domain.register_report import RegisterReport, build_register_report
 from contract_assets.operations import ContractOperations
 from contract_assets.resources import ContractWorkspace, missing_key_fails_once
 
@@ -41,3 +44,23 @@ def contract_register(context: AssetExecutionContext, contracts: ContractWorkspa
         }
     )
     return register
+
+
+@asset(group_name="register", kinds={"html"})
+def register_report(contract_register: pd.DataFrame) -> Output[RegisterReport]:
+    """The register as a report people read: headline figures, charts of the contracts by
+    status, risk level and end month, the renewal notices due, and the whole table.
+
+    Its figures are also numeric metadata, so the UI's plots show them over time."""
+    now = datetime.now(UTC)
+    report = build_register_report(contract_register, now.date(), now)
+    return Output(
+        report,
+        metadata={
+            "contracts": report.contracts,
+            "in_force": report.in_force,
+            "awaiting_approval": report.awaiting_approval,
+            "renewal_notices_due": report.renewal_notices_due,
+            **{f"status_{stage}": count for stage, count in report.by_status.items()},
+        },
+    )

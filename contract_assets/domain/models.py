@@ -395,6 +395,7 @@ class RenderedFile(StrictModel):
         "sealed_pdf",
         "redline",
         "executed_pdf",
+        "register_report",
     ]
     filename: str
     media_type: str
