@@ -165,6 +165,8 @@ class RevisionStatus:
             "out_of_date": bool(self.out_of_date),
             "out_of_date_because": self.out_of_date,
             "annexes": [a.annex_id for a in self.draft.annexes] if self.draft else [],
+            # The executed revision this one amends and restates, if any.
+            "amends": self.draft.amends if self.draft else None,
             "library_version": self.draft.library_version if self.draft else None,
             "library_hash": self.draft.library_hash if self.draft else None,
             # None until the signature package exists; false when it was made without a seal.

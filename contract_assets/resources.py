@@ -11,13 +11,14 @@ from dagster import ConfigurableResource, Failure
 
 from contract_assets.domain.approvals import ApproverDirectory, DecisionLog
 from contract_assets.domain.access import AccessControl
-from contract_assets.domain.assembly import assemble_draft
+from contract_assets.domain.assembly import Amended, assemble_draft
 from contract_assets.domain.audit import AuditTrail
 from contract_assets.domain.records import RecordStore, records_url
 from contract_assets.domain.clause_library import ClauseLibrary, load_entities, load_library
 from contract_assets.domain.files import sha256_file
 from contract_assets.domain.home import ContractHome
 from contract_assets.domain.models import ContractDraft, Entity, Revision
+from contract_assets.domain.packaging import ExecutedCopy
 from contract_assets.domain.playbook import SHIPPED_PLAYBOOK, Playbook, load_playbook
 from contract_assets.domain.protection import DataKeyError, DataProtection
 from contract_assets.domain.revisions import RevisionRegistry
@@ -152,7 +153,25 @@ class Workspace:
             entity=self.entities[request.our_entity],
             library=self.library,
             parent=parent,
+            amends=self.executed_before(revision),
         )
+
+    def executed_before(self, revision: Revision) -> Amended | None:
+        """The newest earlier revision of the contract that was executed: the agreement in
+        force, which this revision amends and restates. None if none was executed."""
+        for earlier in reversed(self.registry.revisions(revision.contract_id)):
+            if earlier.revision >= revision.revision:
+                continue
+            if self.layout.read_model("executed_copy", earlier.partition_key, ExecutedCopy) is None:
+                continue
+            draft = self.layout.read_model("contract_draft", earlier.partition_key, ContractDraft)
+            return Amended(
+                contract_id=earlier.contract_id,
+                revision=earlier.revision,
+                partition_key=earlier.partition_key,
+                title=draft.title if draft else "agreement",
+            )
+        return None
 
 
 class ContractWorkspace(ConfigurableResource):

@@ -16,6 +16,7 @@ from contract_assets.checks import (
 from contract_assets.definitions import CHECKS, REVISION_ASSETS, build_definitions, resources_for
 from contract_assets.domain.files import sha256_file
 from contract_assets.domain.models import ContractDraft
+from contract_assets.domain.register_report import RegisterReport
 from contract_assets.operations import PIPELINE
 from contract_assets_tests.harness import SAMPLES, operations_for
 
@@ -324,3 +325,32 @@ def test_run_leaves_alone_a_revision_whose_run_is_in_flight_elsewhere(home, ops)
     ops.instance.report_run_canceled(elsewhere)
     ops.run(lambda partition, steps: started.append(partition) or True, progress=lambda _: None)
     assert started == [key]
+
+
+def test_a_new_revision_after_execution_amends_and_restates_the_executed_one(home, ops, tmp_path):
+    first = ops.submit(SAMPLES / "01-mutual-nda.yaml").revision.partition_key
+    run_revision(home, ops.instance, first)
+    signed_pdf = Path(ops.statuses()[0].documents.path_of("pdf")).read_bytes()
+    (home.executed_dir / f"{first}.pdf").write_bytes(signed_pdf)
+    executed = build_definitions(home).resolve_job_def("executed_copy_job")
+    assert executed.execute_in_process(instance=ops.instance, partition_key=first).success
+    extended = tmp_path / "extended.yaml"
+    extended.write_text(
+        (SAMPLES / "01-mutual-nda.yaml").read_text().replace("term_months: 24", "term_months: 30")
+    )
+
+    second = ops.submit(extended).revision.partition_key
+    run_revision(home, ops.instance, second)
+
+    rows = {row["partition_key"]: row for row in (s.as_json() for s in ops.statuses())}
+    assert rows[first]["stage"] == "executed" and rows[first]["amends"] is None
+    assert rows[second]["stage"] == "ready_for_signature"
+    assert rows[second]["amends"] == first
+    html = Path(rows[second]["artifacts"]["html"]).read_text()
+    assert "Amended and Restated Mutual Non-Disclosure Agreement" in html
+    assert "signed between the Parties as acme-robotics-nda revision 1 (the &#34;Original Agreement&#34;)" in html
+    assert "Amended and Restated" not in Path(rows[first]["artifacts"]["html"]).read_text()
+    register = build_definitions(home).resolve_job_def("contract_register_job")
+    assert register.execute_in_process(instance=ops.instance).success
+    report = ops.workspace.layout.read_model("register_report", None, RegisterReport)
+    assert report.in_force == 1  # r1 stays in force until r2 is executed

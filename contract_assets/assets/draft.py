@@ -58,6 +58,7 @@ def contract_draft(
             "clauses": len(draft.all_clauses()),
             "library_hash": draft.library_hash,
             "request_hash": contract_request.content_hash,
+            "amends": draft.amends,
         },
     )
     yield versioned(
@@ -65,6 +66,8 @@ def contract_draft(
         {
             **audited,
             "template": draft.template_id,
+            "title": draft.title,
+            **({"amends": draft.amends} if draft.amends else {}),
             "clauses": len(draft.all_clauses()),
             "annexes": [a.annex_id for a in draft.annexes],
             "deviations": len(draft.deviations),

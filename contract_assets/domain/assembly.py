@@ -13,6 +13,9 @@ variant `when`, and deviation description may use (and nothing else; see
     discloser, recipient    one-way NDA: the disclosing and the receiving party (`us` or
                             `counterparty` by `nda.disclosing_party`, default us); else None
     parent                  sow: the parent MSA request as plain data; else None
+    amends                  when an earlier revision of the contract was executed, the one
+                            this revision amends and restates: contract_id, revision,
+                            partition_key, title (its draft's); else None
     governing_law           code ("US-NY"), country ("US"), country_name, subdivision_name,
                             subdivision_type ("State"), full_name ("New York, United
                             States"), name (as governing_law_name)
@@ -29,6 +32,7 @@ Filters: `money` (value | money -> "EUR 480,000.00"; amount | money("EUR")), `lo
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -68,6 +72,20 @@ class AssemblyError(Exception):
     """The draft cannot be assembled; the message says which clause or input and why."""
 
 
+@dataclass(frozen=True)
+class Amended:
+    """The executed revision that a later revision of the same contract amends and
+    restates (PRODUCT.md section 2: after execution, a new revision is an amendment)."""
+
+    contract_id: str
+    revision: int
+    partition_key: str
+    title: str
+
+
+AMENDED_TITLE_PREFIX = "Amended and Restated "
+
+
 def assemble_draft(
     *,
     partition_key: str,
@@ -77,6 +95,7 @@ def assemble_draft(
     entity: Entity,
     library: ClauseLibrary,
     parent: ContractRequest | None = None,
+    amends: Amended | None = None,
 ) -> ContractDraft:
     """Assemble the draft of one revision.
 
@@ -85,9 +104,11 @@ def assemble_draft(
     the request's custom clauses literally at the template's marker, attaches annexes whose
     condition holds, and records every non-standard position as a Deviation, the mandatory
     clause ids and the library version and hash. `parent` is the parent MSA request of an
-    sow (required for an sow, refused otherwise). Raises AssemblyError.
+    sow (required for an sow, refused otherwise). With `amends`, the draft amends and
+    restates that executed revision: its title says so, and the clauses that apply to an
+    amendment are in. Raises AssemblyError.
     """
-    context = build_context(request, entity, parent)
+    context = build_context(request, entity, parent, amends)
     template = _select_template(library, request, context)
     deviations: list[Deviation] = []
 
@@ -123,7 +144,8 @@ def assemble_draft(
         revision=revision,
         type=request.type,
         template_id=template.id,
-        title=template.spec.title,
+        title=(AMENDED_TITLE_PREFIX if amends else "") + template.spec.title,
+        amends=amends.partition_key if amends else None,
         parties=_parties(request, entity),
         effective_date=request.effective_date,
         term_months=request.term_months,
@@ -139,7 +161,10 @@ def assemble_draft(
 
 
 def build_context(
-    request: ContractRequest, entity: Entity, parent: ContractRequest | None = None
+    request: ContractRequest,
+    entity: Entity,
+    parent: ContractRequest | None = None,
+    amends: Amended | None = None,
 ) -> dict[str, Any]:
     """The variables a clause sees (documented at the top of this module)."""
     if request.our_entity != entity.key:
@@ -165,6 +190,7 @@ def build_context(
         "discloser": discloser,
         "recipient": recipient,
         "parent": _plain(parent) if parent is not None else None,
+        "amends": asdict(amends) if amends is not None else None,
         "governing_law": governing_law,
         "governing_law_name": governing_law["name"],
         "liability_cap_multiple": (

@@ -52,6 +52,7 @@ CONTEXT_NAMES = frozenset(
         "discloser",
         "recipient",
         "parent",
+        "amends",
         "governing_law",
         "governing_law_name",
         "liability_cap_multiple",

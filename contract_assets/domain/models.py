@@ -307,6 +307,8 @@ class ContractDraft(StoredModel):
     type: ContractType
     template_id: str
     title: str
+    # The executed revision this one amends and restates (its partition key), if any.
+    amends: str | None = None
     parties: list[Party]  # ours first
     effective_date: date | None  # None: the date the revision is approved
     term_months: int

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from contract_assets.domain.assembly import AssemblyError, assemble_draft, build_context
+from contract_assets.domain.assembly import Amended, AssemblyError, assemble_draft, build_context
 from contract_assets.domain.clause_library import (
     CONTEXT_NAMES,
     LIBRARY_DIR,
@@ -403,3 +403,28 @@ def test_two_templates_applying_at_once_is_an_error(tmp_path: Path, make_request
     both = "exactly one 'nda' template must apply, found nda-mutual, nda-one-way"
     with pytest.raises(AssemblyError, match=both):
         draft(make_request("nda"), load_library(root))
+
+
+@pytest.mark.parametrize("kind, parties", [("msa", "parties"), ("nda", "Parties")])
+def test_a_revision_after_an_executed_one_amends_and_restates_it(make_request, library, kind, parties):
+    request = make_request(kind)
+    original = draft(request, library)
+    amends = Amended(
+        contract_id=request.contract_id, revision=1, partition_key=f"{request.contract_id}.r1",
+        title=original.title,
+    )  # fmt: skip
+
+    amended = assemble_draft(
+        partition_key=f"{request.contract_id}.r2", revision=2, request=request,
+        request_hash="e" * 64, entity=load_entities()[request.our_entity], library=library,
+        amends=amends,
+    )  # fmt: skip
+
+    assert amended.title == "Amended and Restated " + original.title
+    assert amended.amends == f"{request.contract_id}.r1"
+    assert [c.clause_id for c in amended.clauses][1] == "amendment-restatement"
+    body = amended.clauses[1].body
+    assert f"restates in full the {original.title} signed between the {parties}" in body
+    assert f"as {request.contract_id} revision 1 (the \"Original Agreement\")" in body
+    assert "amendment-restatement" not in [c.clause_id for c in original.clauses]
+    assert original.amends is None
