@@ -25,6 +25,7 @@ from contract_assets.resources import ContractWorkspace, Workspace
 from contract_assets.auditing import audit_trail_spec
 from contract_assets.versioning import with_code_versions
 from contract_assets.schedules import (
+    approval_request_sensor,
     approval_sla,
     approval_sla_job,
     failure_alert_sensor,
@@ -84,6 +85,7 @@ def build_definitions(home: ContractHome) -> Definitions:
             register_sensor,
             executed_sensor,
             failure_alert_sensor,
+            approval_request_sensor,
         ],
         schedules=[register_refresh, renewal_reminders, approval_sla],
         resources=resources_for(home),

@@ -40,6 +40,7 @@ from contract_assets.domain.files import canonical_json, sha256_bytes, sha256_fi
 from contract_assets.domain.playbook import assess_risk
 from contract_assets.domain.packaging import ExecutedCopy, unrenderable_text
 from contract_assets.domain.redline import Redline
+from contract_assets.domain.reminders import OpenTier
 from contract_assets.domain.requests import FieldError, InvalidRequest, load_request, read_request_bytes
 from contract_assets.domain.revisions import TypeChanged, parse_partition_key
 from contract_assets.domain.approvals import SignedDecision, approval_state, record_decision
@@ -423,6 +424,33 @@ class ContractOperations:
             if records:
                 waiting.append((status, datetime.fromtimestamp(records[0].timestamp, UTC)))
         return waiting
+
+    def open_tiers(self) -> list[OpenTier]:
+        """Each revision awaiting approval with its open tier and who may decide for it."""
+        approvers = self.workspace.approvers.load()
+        open_tiers = []
+        for status, _ in self.awaiting_approval():
+            key = status.revision.partition_key
+            state = approval_state(status.routing, self.workspace.decisions.accepted(key))
+            if state.open_tier is None:
+                continue
+            requester = status.revision.request.requested_by
+            roles = [r.role for r in state.pending_roles if r.tier == state.open_tier]
+            open_tiers.append(
+                OpenTier(
+                    partition_key=key,
+                    contract_id=status.revision.contract_id,
+                    tier=state.open_tier,
+                    approvers={
+                        role: [
+                            a.name for a in approvers.values()
+                            if role in a.roles and not a.is_person(requester)
+                        ]
+                        for role in roles
+                    },  # fmt: skip
+                )
+            )
+        return open_tiers
 
     # --- status ------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Periodic work: the register, renewal reminders and the approval SLA; and failure alerts."""
+"""Periodic work: the register, renewal reminders and the approval SLA; and alerts: approval
+requests and failed runs."""
 
 from datetime import UTC, datetime
 
@@ -9,21 +10,31 @@ from dagster import (
     OpExecutionContext,
     RunFailureSensorContext,
     ScheduleDefinition,
+    SensorEvaluationContext,
+    SkipReason,
     job,
     op,
     run_failure_sensor,
+    sensor,
 )
 
 from contract_assets.auditing import trail_for
 from contract_assets.domain.notify import DeliveryError
-from contract_assets.domain.reminders import PendingRevision, renewal_alerts, run_failure_alert, sla_alerts
+from contract_assets.domain.reminders import (
+    PendingRevision,
+    approval_request_alerts,
+    renewal_alerts,
+    run_failure_alert,
+    sla_alerts,
+)
 from contract_assets.jobs import contract_pipeline, register_job
 from contract_assets.notifier import AlertNotifier
 from contract_assets.operations import ContractOperations
 from contract_assets.resources import ContractWorkspace
 
 
-def _send(context: OpExecutionContext, notifier: AlertNotifier, alerts) -> int:
+def _send(context: OpExecutionContext | SensorEvaluationContext, notifier: AlertNotifier, alerts) -> int:
+    """Send each alert once; a failed delivery is logged (the alert is in the home's log)."""
     sent = 0
     for alert in alerts:
         try:
@@ -133,3 +144,20 @@ def failure_alert_sensor(
             partition_key=partition_key,
         )
     )
+
+
+@sensor(
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Tells the approvers of each revision awaiting approval, once per tier, who "
+    "may decide and how (through the notifier: log, webhook, email).",
+)
+def approval_request_sensor(
+    context: SensorEvaluationContext, contracts: ContractWorkspace, notifier: AlertNotifier
+) -> SkipReason:
+    """One approval request per revision and open tier: tier 2 when tier 1 is done."""
+    operations = ContractOperations(contracts.workspace(), context.instance)
+    alerts = approval_request_alerts(operations.open_tiers(), datetime.now(UTC))
+    sent = _send(context, notifier, alerts)
+    # Sending is the work: the sensor starts no run.
+    return SkipReason(f"{sent} approval request(s) sent; {len(alerts)} tier(s) open")

@@ -10,12 +10,17 @@ from ruamel.yaml import YAML
 
 from contract_assets import schedules
 from contract_assets import resources as draft_module  # where drafts are assembled
+from contract_assets.domain.approvals import Approver
 from contract_assets.domain.notify import Notifier, NotifierConfig
+from contract_assets.domain.reminders import approval_request_alerts
+from contract_assets.domain.signing import read_private_key, read_public_key, write_keypair
 from contract_assets.definitions import build_definitions
 from contract_assets.domain.register import add_months
 from contract_assets.domain.register_report import RegisterReport
-from contract_assets_tests.harness import SAMPLES
+from contract_assets.schedules import approval_request_sensor
+from contract_assets_tests.harness import SAMPLES, record_approval
 from contract_assets_tests.test_pipeline import run_revision
+from contract_assets_tests.test_sensors import tick
 
 
 def alerts(home) -> list[dict]:
@@ -125,3 +130,46 @@ def test_failure_sensor_sends_one_alert_naming_the_revision(home, ops, monkeypat
     assert alert["contract_id"] == "acme-robotics-nda"
     (logged,) = [e for e in ops.workspace.audit.entries() if e.action == "run_failed"]
     assert logged.revision == key and logged.details["run_id"] == result.run_id
+
+
+def test_approvers_are_asked_once_per_tier_and_never_the_requester(home, ops, tmp_path):
+    yaml = YAML(typ="safe", pure=True)
+    request = yaml.load((SAMPLES / "02-msa-high-value.yaml").read_text())
+    request["value"]["amount"] = "1200000.00"  # very high value: finance, then executive
+    path = tmp_path / "very-high.yaml"
+    with path.open("w") as handle:
+        yaml.dump(request, handle)
+    key = ops.submit(path).revision.partition_key
+    run_revision(home, ops.instance, key)
+    keys = {}
+    for name, email, roles in (
+        ("fiona", "fiona@orbital.example", ["finance"]),
+        ("erin", "erin@orbital.example", ["executive"]),
+        ("sam", request["requested_by"], ["finance", "executive"]),  # asked for it: may not decide
+    ):
+        public = write_keypair(tmp_path / f"{name}.key")
+        ops.workspace.approvers.add(
+            Approver(name=name, email=email, roles=roles, public_key=read_public_key(public))
+        )
+        keys[name] = read_private_key(tmp_path / f"{name}.key")
+
+    def requests_sent() -> list[dict]:
+        tick(approval_request_sensor, home, ops.instance)
+        tick(approval_request_sensor, home, ops.instance)  # a second tick sends nothing new
+        return [a for a in alerts(home) if a["kind"] == "approval_request"]
+
+    (first,) = requests_sent()
+    assert first["alert_id"] == f"approval_request:{key}:tier1"
+    assert "- finance: fiona\n" in first["body"] and "executive" not in first["body"]
+    assert f"contract-assets approve {key} --role ROLE" in first["body"]
+
+    record_approval(ops, key, "fiona", "finance", keys["fiona"])
+    first_again, second = requests_sent()
+    assert first_again == first
+    assert second["alert_id"] == f"approval_request:{key}:tier2"
+    assert "- executive: erin\n" in second["body"]
+
+    ops.workspace.approvers.path.write_text("")  # nobody left who may decide
+    assert ops.open_tiers()[0].approvers == {"executive": []}
+    text = approval_request_alerts(ops.open_tiers(), datetime.now(UTC))[0].body
+    assert "executive: nobody who may decide is configured" in text

@@ -167,10 +167,12 @@ def test_stopping_and_restarting_daemon_and_webserver_loses_nothing(tmp_path, mo
             [failed] = pipeline_runs_of(port, NDA_KEY)
             alert_id = f"run_failure:{failed['runId']}"
             wait_until("the failure alert is logged", lambda: alert_lines(home, alert_id))
+            request_id = f"approval_request:{MSA_KEY}:tier1"
+            wait_until("finance is asked to approve", lambda: alert_lines(home, request_id))
             before = {r["runId"]: r for r in wait_until_quiet(port)}
             partitions_before = graphql(port, PARTITIONS)["assetNodeOrError"]["partitionKeys"]
             inbox_ticks_before = {t["tickId"] for t in sensor_ticks(port)["inbox_sensor"]}
-        assert [a["alert_id"] for a in webhook] == [alert_id]
+        assert sorted(a["alert_id"] for a in webhook) == sorted([alert_id, request_id])
         assert sorted(partitions_before) == sorted([MSA_KEY, NDA_KEY])
 
         # Both stopped: the decision and the statement of work arrive now.
@@ -207,10 +209,12 @@ def test_stopping_and_restarting_daemon_and_webserver_loses_nothing(tmp_path, mo
         assert inbox_ticks_before <= {t["tickId"] for t in ticks_after["inbox_sensor"]}
         with operations_for(home) as ops:
             assert_materialized_once(ops.instance, [MSA_KEY, SOW_KEY])
-        # The alert raised before the stop is in the log once, in the ledger, and was not sent again.
-        assert len(alert_lines(home, alert_id)) == 1
-        assert alert_id in AlertLedger.for_home(home).sent_ids()
-        assert [a["alert_id"] for a in webhook] == [alert_id]
+        # The alerts raised before the stop are in the log once, in the ledger, and were not
+        # sent again (the approval asked for then was given while everything was down).
+        for sent in (alert_id, request_id):
+            assert len(alert_lines(home, sent)) == 1
+            assert sent in AlertLedger.for_home(home).sent_ids()
+        assert sorted(a["alert_id"] for a in webhook) == sorted([alert_id, request_id])
         # The UI, restarted, shows every earlier run as it was, and the partitions plus the new one.
         for run_id, run in before.items():
             assert run_id in after, f"run {run_id} is gone after the restart"

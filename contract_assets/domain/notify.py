@@ -32,7 +32,7 @@ from contract_assets.domain.records import RecordStore, records_url
 DELIVERY_TIMEOUT_SECONDS = 5.0
 ALERT, SENT = "alert", "alert.sent"  # record kinds: the alert log, the ids already sent
 
-AlertKind = Literal["renewal", "sla_escalation", "expired", "run_failure"]
+AlertKind = Literal["approval_request", "renewal", "sla_escalation", "expired", "run_failure"]
 
 
 def _single_line(value: str) -> str:

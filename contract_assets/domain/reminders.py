@@ -1,4 +1,5 @@
-"""Which alerts are due: renewals from the register, approvals past their SLA, failed runs.
+"""Which alerts are due: approvals to give, renewals from the register, approvals past
+their SLA, failed runs.
 
 Pure functions: the caller passes the time and the data, nothing here reads a clock or a
 file. Each alert's id is stable, so evaluating again (every hour, every day) yields the
@@ -117,6 +118,50 @@ def _renewal_alert(
 
 
 # --- approvals past their SLA -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenTier:
+    """A revision's open approval tier: the roles whose decisions it waits for now, and for
+    each role the approvers who may give it (by name; the requester is left out)."""
+
+    partition_key: str
+    contract_id: str
+    tier: int
+    approvers: dict[str, list[str]]  # role -> names, in order; an empty list: nobody can
+
+
+def approval_request_alerts(open_tiers: list[OpenTier], now: datetime) -> list[Alert]:
+    """One request per revision and tier, id `approval_request:<partition_key>:tier<N>`:
+    tier 2's people hear once tier 1 is done, and nobody twice for the same tier."""
+    now = _require_aware(now, "now")
+    alerts = []
+    for open_tier in open_tiers:
+        key, roles = open_tier.partition_key, list(open_tier.approvers)
+        who = "\n".join(
+            f"- {role}: {', '.join(names)}" if names
+            else f"- {role}: nobody who may decide is configured (`contract-assets approvers add`)"
+            for role, names in open_tier.approvers.items()
+        )  # fmt: skip
+        alerts.append(
+            Alert(
+                alert_id=f"approval_request:{key}:tier{open_tier.tier}",
+                kind="approval_request",
+                subject=f"Approval requested: {key} needs {', '.join(roles)}",
+                body=(
+                    f"Revision {key} of contract {open_tier.contract_id} awaits approval "
+                    f"(tier {open_tier.tier}) from:\n{who}\n\n"
+                    f"Read it with `contract-assets status {open_tier.contract_id}` (review copy), "
+                    f"then decide with:\n"
+                    f"contract-assets approve {key} --role ROLE --approver NAME --key KEY_FILE "
+                    "[--decision approve|reject|request-changes]\n"
+                ),
+                contract_id=open_tier.contract_id,
+                partition_key=key,
+                created_at=now,
+            )
+        )
+    return alerts
 
 
 @dataclass(frozen=True)
