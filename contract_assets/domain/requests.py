@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.events import (
     AliasEvent,
@@ -92,20 +93,29 @@ class InvalidRequest(Exception):
 # --- parsing -----------------------------------------------------------------------------
 
 
-def _yaml_loader() -> YAML:
-    # pure=True: ruamel's C loader speaks YAML 1.1, where NO (Norway) would become false.
-    yaml = YAML(typ="safe", pure=True)
-    yaml.version = (1, 2)
-    yaml.constructor.add_constructor("tag:yaml.org,2002:float", _exact_yaml_number)
-    return yaml
-
-
 def _exact_yaml_number(constructor: Any, node: Any) -> Any:
     text = constructor.construct_scalar(node)
     try:
         return Decimal(text.replace("_", ""))
     except InvalidOperation:
         return text  # .inf / .nan: left as text for the field rules to refuse
+
+
+class _RequestConstructor(SafeConstructor):
+    """The safe constructor with exact numbers. A class of its own: ruamel's add_constructor
+    changes the class it is called on, and on SafeConstructor it would turn every float of
+    every YAML file read in this process (playbook, configuration) into a Decimal."""
+
+
+_RequestConstructor.add_constructor("tag:yaml.org,2002:float", _exact_yaml_number)
+
+
+def _yaml_loader() -> YAML:
+    # pure=True: ruamel's C loader speaks YAML 1.1, where NO (Norway) would become false.
+    yaml = YAML(typ="safe", pure=True)
+    yaml.version = (1, 2)
+    yaml.Constructor = _RequestConstructor
+    return yaml
 
 
 def parse_request(data: bytes, *, filename: str) -> Any:

@@ -1172,3 +1172,14 @@ def test_error_messages_quote_user_text_short_and_without_control_characters(val
     for message in quoting:
         assert "\x1b" not in message and "\x07" not in message
         assert "\\x1b" in message and len(message) < 300
+
+
+def test_exact_numbers_stay_with_requests_and_do_not_leak_into_other_yaml():
+    """Request amounts parse as Decimal; other YAML read in the same process (playbook,
+    configuration, anybody's) keeps YAML's own floats."""
+    from ruamel.yaml import YAML
+
+    raw = parse_request(b"liability_cap_multiple: 1.5\n", filename="r.yaml")
+    assert raw["liability_cap_multiple"] == Decimal("1.5")
+    assert YAML(typ="safe", pure=True).load("weight: 1.5") == {"weight": 1.5}
+    assert isinstance(YAML(typ="safe", pure=True).load("weight: 1.5")["weight"], float)
