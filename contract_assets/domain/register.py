@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 
@@ -38,6 +39,44 @@ class RegisterEntry:
     stage: str
     risk: RiskAssessment | None
     effective_date: date | None  # the request's, else the date it was approved
+
+
+def as_date(value: Any) -> date | None:
+    """A register cell as a date: dates stay, timestamps lose their time, blanks are None."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, datetime):  # pandas.Timestamp too
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+@dataclass(frozen=True)
+class RenewalDue:
+    """A contract in force whose renewal notice date needs attention."""
+
+    row: dict[str, Any]  # its register row
+    notice: date
+    end: date
+    overdue: bool  # the notice date has passed, the contract has not ended
+
+
+def renewals_due(register: pd.DataFrame, today: date, window_days: int) -> list[RenewalDue]:
+    """Contracts with a revision in force (an executed one) whose renewal notice date lies
+    in [today, today + window_days], or has passed while the contract has not yet ended (the
+    register was refreshed late, or the contract was executed after its notice date).
+    Ordered by notice date, then contract id."""
+    horizon = today + timedelta(days=window_days)
+    due = []
+    for row in register.to_dict("records"):
+        notice, end = as_date(row["renewal_notice_date"]), as_date(row["end_date"])
+        if pd.isna(row["revision_in_force"]) or notice is None or end is None:
+            continue
+        overdue = notice < today < end
+        if today <= notice <= horizon or overdue:
+            due.append(RenewalDue(row, notice, end, overdue))
+    return sorted(due, key=lambda d: (d.notice, d.row["contract_id"]))
 
 
 def add_months(start: date, months: int) -> date:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from contract_assets.domain.files import sha256_bytes
 from contract_assets.domain.models import FileBundle, RenderedFile
+from contract_assets.domain.register import as_date, renewals_due
 from contract_assets.domain.rendering.html import HTML_ENVIRONMENT
 
 FILENAME = "contract-register.html"
@@ -34,7 +35,7 @@ class RegisterReport(FileBundle):
     contracts: int
     in_force: int
     awaiting_approval: int
-    renewal_notices_due: int  # executed, not ended, notice date passed or within the horizon
+    renewal_notices_due: int  # in force, notice date within the horizon or passed before the end
     by_status: dict[str, int]
 
 
@@ -48,21 +49,13 @@ class Bar:
 def build_register_report(register: pd.DataFrame, today: date, generated_at: datetime) -> RegisterReport:
     """The report of `register` (contract_register's frame) as it stands on `today`."""
     rows = register.to_dict("records")
-    executed = [r for r in rows if r["status"] == "executed"]
     by_status = _counted(Counter(r["status"] for r in rows), STATUS_ORDER)
     by_risk = _counted(Counter(_shown(r["risk_level"]) or "not assessed" for r in rows), RISK_ORDER)
-    # Executed contracts still running whose notice date is near, or already passed.
-    horizon = today + timedelta(days=RENEWAL_HORIZON_DAYS)
-    renewals = sorted(
-        (r for r in executed
-         if _day(r["renewal_notice_date"]) and _day(r["renewal_notice_date"]) <= horizon
-         and _day(r["end_date"]) >= today),
-        key=lambda r: _day(r["renewal_notice_date"]),
-    )  # fmt: skip
+    # The renewal reminders' rule, over a longer window.
+    renewals = renewals_due(register, today, RENEWAL_HORIZON_DAYS)
+    in_force_ends = [as_date(r["end_date"]) for r in rows if _shown(r["revision_in_force"])]
     endings = Counter(
-        _day(r["end_date"]).strftime("%Y-%m")
-        for r in executed
-        if _day(r["end_date"]) and today <= _day(r["end_date"]) <= today + timedelta(days=366)
+        end.strftime("%Y-%m") for end in in_force_ends if end and today <= end <= today + timedelta(days=366)
     )
     # By type: an sow's value is usually within its MSA's, so one sum would count it twice.
     values: dict[tuple[str, str], tuple[int, Decimal]] = {}
@@ -87,7 +80,6 @@ def build_register_report(register: pd.DataFrame, today: date, generated_at: dat
         values=sorted(values.items()),
         horizon_days=RENEWAL_HORIZON_DAYS,
         shown=_shown,
-        passed=lambda r: _day(r["renewal_notice_date"]) < today,
     ).encode()
     return RegisterReport(
         partition_key="contract_register",
@@ -116,12 +108,6 @@ def _counted(counts: Counter, order: list[str]) -> list[tuple[str, int]]:
 def _bars(counts: list[tuple[str, int]]) -> list[Bar]:
     longest = max((n for _, n in counts), default=0) or 1
     return [Bar(label, n, 100.0 * n / longest) for label, n in counts]
-
-
-def _day(value: object) -> date | None:
-    if value is None or (not isinstance(value, date) and pd.isna(value)):
-        return None
-    return value.date() if isinstance(value, datetime) else value
 
 
 def _shown(value: object) -> str:
@@ -197,20 +183,20 @@ One row per contract: the revision in force is its latest executed revision.</p>
 <div class="charts">
 {{ chart("Contracts by status", status_bars, "No contracts yet.") }}
 {{ chart("Contracts by risk level", risk_bars, "No contracts yet.") }}
-{{ chart("Executed contracts ending, by month (next 12 months)", ending_bars, "None ends in the next 12 months.") }}
+{{ chart("Contracts in force ending, by month (next 12 months)", ending_bars, "None ends in the next 12 months.") }}
 </div>
 
 <h2>Renewal notices due within {{ horizon_days }} days</h2>
 {% if renewals %}
 <table>
 <tr><th>Notice date</th><th>Contract</th><th>Counterparty</th><th>End date</th><th>Renews automatically</th></tr>
-{% for r in renewals %}
-<tr><td>{{ shown(r.renewal_notice_date) }}{% if passed(r) %} (passed){% endif %}</td><td>{{ r.contract_id }}</td><td>{{ r.counterparty }}</td>
-<td>{{ shown(r.end_date) }}</td><td>{{ "yes" if r.auto_renew else "no" }}</td></tr>
+{% for due in renewals %}
+<tr><td>{{ due.notice.isoformat() }}{% if due.overdue %} (passed){% endif %}</td><td>{{ due.row.contract_id }}</td>
+<td>{{ due.row.counterparty }}</td><td>{{ due.end.isoformat() }}</td><td>{{ "yes" if due.row.auto_renew else "no" }}</td></tr>
 {% endfor %}
 </table>
 {% else %}
-<p class="none">No executed contract has its renewal notice date in the next {{ horizon_days }} days or past.</p>
+<p class="none">No contract in force has its renewal notice date in the next {{ horizon_days }} days, or passed before its end.</p>
 {% endif %}
 
 <h2>Contract value by type and currency (latest revisions, face value)</h2>

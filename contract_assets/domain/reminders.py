@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from contract_assets.domain.notify import Alert
+from contract_assets.domain.register import renewals_due
 from contract_assets.domain.revisions import partition_key
 
 RENEWAL_COLUMNS = (
@@ -40,24 +41,10 @@ def _utc_text(value: datetime) -> str:
 # --- renewals -----------------------------------------------------------------------------
 
 
-def _as_date(value: Any) -> date | None:
-    """A register cell as a date: dates stay, timestamps lose their time, blanks are None."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    if isinstance(value, datetime):  # pandas.Timestamp too
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value))
-
-
 def renewal_alerts(register: pd.DataFrame, today: date, window_days: int = 30) -> list[Alert]:
     """One alert per contract in force whose renewal notice date needs attention.
 
-    A contract is due when its notice date lies in [today, today + window_days], or when the
-    notice date has passed while the contract has not yet ended (the register was refreshed
-    late, or the contract was executed after its notice date). Only contracts with a
-    revision in force (an executed one) are considered. The id `renewal:<contract>:<notice
+    Which are due is `register.renewals_due`'s rule. The id `renewal:<contract>:<notice
     date>` is the same on every day of the window, so a contract gets one alert per
     renewal; a new notice date (a new term) makes a new id. `created_at` is the start of
     `today` in UTC. Alerts come ordered by notice date, then contract id.
@@ -69,18 +56,10 @@ def renewal_alerts(register: pd.DataFrame, today: date, window_days: int = 30) -
         raise ValueError(
             f"the register has no column(s) {', '.join(missing)}; build it with build_register"
         )
-    horizon = today + timedelta(days=window_days)
-    alerts: list[tuple[date, str, Alert]] = []
-    for row in register.to_dict("records"):
-        notice, end = _as_date(row["renewal_notice_date"]), _as_date(row["end_date"])
-        if pd.isna(row["revision_in_force"]) or notice is None or end is None:
-            continue
-        upcoming = today <= notice <= horizon
-        overdue = notice < today < end
-        if upcoming or overdue:
-            alert = _renewal_alert(row, notice, end, today, overdue=overdue)
-            alerts.append((notice, row["contract_id"], alert))
-    return [alert for _, _, alert in sorted(alerts, key=lambda item: item[:2])]
+    return [
+        _renewal_alert(due.row, due.notice, due.end, today, overdue=due.overdue)
+        for due in renewals_due(register, today, window_days)
+    ]
 
 
 def _renewal_alert(

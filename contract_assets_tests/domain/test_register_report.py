@@ -70,7 +70,7 @@ def test_charts_are_inline_svg_with_one_bar_per_value():
     status_chart = section(html, "Contracts by status")
     assert status_chart.count("<rect") == 2
     assert ">awaiting_approval</text>" in status_chart and ">executed</text>" in status_chart
-    ending = section(html, "Executed contracts ending")
+    ending = section(html, "Contracts in force ending")
     assert ">2027-03</text>" in ending
     assert "<script" not in html and "default-src 'none'" in html
 
