@@ -73,6 +73,22 @@ PIPELINE = [
 STATUS_ASSETS = [*PIPELINE, "executed_copy"]
 
 
+class _Stored:
+    """A value stored for the revision by one asset, read on first use and kept."""
+
+    def __init__(self, asset: str, model: type):
+        self.asset, self.model = asset, model
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, status: RevisionStatus | None, owner: type | None = None) -> Any:
+        if status is None:
+            return self
+        value = status.__dict__[self.name] = status.read(self.asset, self.model)
+        return value
+
+
 @dataclass
 class RevisionStatus:
     """Where a revision stands. The values stored for it (draft, risk, documents...) are
@@ -90,37 +106,14 @@ class RevisionStatus:
         default=lambda status: [], repr=False
     )
 
-    @cached_property
-    def draft(self) -> ContractDraft | None:
-        return self.read("contract_draft", ContractDraft)
-
-    @cached_property
-    def risk(self) -> RiskAssessment | None:
-        return self.read("risk_assessment", RiskAssessment)
-
-    @cached_property
-    def routing(self) -> ApprovalRouting | None:
-        return self.read("approval_routing", ApprovalRouting)
-
-    @cached_property
-    def review(self) -> RenderedDocuments | None:
-        return self.read("review_copy", RenderedDocuments)
-
-    @cached_property
-    def documents(self) -> RenderedDocuments | None:
-        return self.read("contract_documents", RenderedDocuments)
-
-    @cached_property
-    def package(self) -> SignaturePackage | None:
-        return self.read("signature_package", SignaturePackage)
-
-    @cached_property
-    def redline(self) -> Redline | None:
-        return self.read("contract_redline", Redline)
-
-    @cached_property
-    def executed(self) -> ExecutedCopy | None:
-        return self.read("executed_copy", ExecutedCopy)
+    draft = _Stored("contract_draft", ContractDraft)
+    risk = _Stored("risk_assessment", RiskAssessment)
+    routing = _Stored("approval_routing", ApprovalRouting)
+    review = _Stored("review_copy", RenderedDocuments)
+    documents = _Stored("contract_documents", RenderedDocuments)
+    package = _Stored("signature_package", SignaturePackage)
+    redline = _Stored("contract_redline", Redline)
+    executed = _Stored("executed_copy", ExecutedCopy)
 
     @cached_property
     def out_of_date(self) -> list[str]:
