@@ -7,15 +7,10 @@ Usage: .venv/bin/python benchmarks/inbox_benchmark.py [--files N]
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
-from pathlib import Path
 
-from ruamel.yaml import YAML
+from bulk_requests import nda_requests, throwaway_home, write_request
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE = REPO / "examples" / "requests" / "01-mutual-nda.yaml"
 SENSOR_TIMEOUT_SECONDS = 60  # Dagster's default for one sensor evaluation
 
 
@@ -23,9 +18,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=1000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["CONTRACT_ASSETS_HOME"] = str(Path(tmp) / "home")
-        os.environ.pop("DAGSTER_HOME", None)
+    with throwaway_home():
         from dagster import build_sensor_context
 
         from contract_assets.cli import open_operations
@@ -35,11 +28,8 @@ def main() -> None:
         from contract_assets.sensors import inbox_sensor
 
         home = ContractHome.from_env().ensure()
-        yaml = YAML(typ="safe", pure=True)
-        base = yaml.load(SAMPLE.read_text())
-        for index in range(args.files):
-            with (home.inbox_dir / f"request-{index:05d}.yaml").open("w") as handle:
-                yaml.dump(dict(base, contract_id=f"bulk-nda-{index:05d}"), handle)
+        for index, request in enumerate(nda_requests(args.files)):
+            write_request(home.inbox_dir / f"request-{index:05d}.yaml", request)
 
         definitions = build_definitions(home)
         ticks, run_keys, cursor = [], [], None

@@ -9,25 +9,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
 from datetime import UTC, date, datetime
-from pathlib import Path
 
-from ruamel.yaml import YAML
+from bulk_requests import nda_requests, throwaway_home, write_request
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE = REPO / "examples" / "requests" / "01-mutual-nda.yaml"
-
-
-def variants(count: int) -> list[dict]:
-    """`count` distinct auto-approved NDA requests (each a new contract)."""
-    base = YAML(typ="safe", pure=True).load(SAMPLE.read_text())
-    requests = []
-    for index in range(count):
-        request = dict(base, contract_id=f"bench-nda-{index:05d}")
-        requests.append(request)
-    return requests
 
 
 def bare_loop(requests: list[dict]) -> list[float]:
@@ -58,9 +44,7 @@ def bare_loop(requests: list[dict]) -> list[float]:
 
 def orchestrated(requests: list[dict]) -> list[float]:
     """Submit each request and run it as `contract-assets run` does (in-process executor)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["CONTRACT_ASSETS_HOME"] = str(Path(tmp) / "home")
-        os.environ.pop("DAGSTER_HOME", None)
+    with throwaway_home() as tmp:
         from dagster import AssetKey
 
         from contract_assets.cli import QUIET_RUN, open_operations
@@ -72,11 +56,8 @@ def orchestrated(requests: list[dict]) -> list[float]:
         job = build_definitions(home).resolve_job_def("contract_pipeline")
         timings = []
         with open_operations(home) as operations:
-            yaml = YAML(typ="safe", pure=True)
             for index, raw in enumerate(requests):
-                path = Path(tmp) / f"request-{index}.yaml"
-                with path.open("w") as handle:
-                    yaml.dump(raw, handle)
+                path = write_request(tmp / f"request-{index}.yaml", raw)
                 start = time.perf_counter()
                 key = operations.submit(path).revision.partition_key
                 result = job.execute_in_process(
@@ -94,7 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--revisions", type=int, default=10)
     args = parser.parse_args()
-    requests = variants(args.revisions)
+    requests = nda_requests(args.revisions)
     bare_loop(requests[:1])  # warm up imports and font loading
     bare = bare_loop(requests)
     dagster = orchestrated(requests)

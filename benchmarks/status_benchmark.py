@@ -11,19 +11,13 @@ N revisions are registered (mutual NDAs with distinct contract ids); K of them a
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-from ruamel.yaml import YAML
+from bulk_requests import nda_requests, throwaway_home, write_request
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE = REPO / "examples" / "requests" / "01-mutual-nda.yaml"
 SENSOR_TIMEOUT_SECONDS = 60  # Dagster's default for one sensor evaluation
 REPEATS = 5
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 def main() -> None:
@@ -31,24 +25,19 @@ def main() -> None:
     parser.add_argument("--revisions", type=int, default=1000)
     parser.add_argument("--finished", type=int, default=30)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["CONTRACT_ASSETS_HOME"] = str(Path(tmp) / "home")
-        os.environ.pop("DAGSTER_HOME", None)
+    with throwaway_home() as tmp:
         from dagster import build_sensor_context
 
-        from contract_assets.cli import open_operations
+        from contract_assets.cli import QUIET_RUN, open_operations
         from contract_assets.definitions import build_definitions, resources_for
         from contract_assets.domain.home import ContractHome
         from contract_assets.sensors import progress_sensor
 
         home = ContractHome.from_env().ensure()
-        yaml = YAML(typ="safe", pure=True)
-        base = yaml.load(SAMPLE.read_text())
-        requests = Path(tmp) / "requests"
+        requests = tmp / "requests"
         requests.mkdir()
-        for index in range(args.revisions):
-            with (requests / f"request-{index:05d}.yaml").open("w") as handle:
-                yaml.dump(dict(base, contract_id=f"bulk-nda-{index:05d}"), handle)
+        for index, request in enumerate(nda_requests(args.revisions)):
+            write_request(requests / f"request-{index:05d}.yaml", request)
 
         definitions = build_definitions(home)
         job = definitions.resolve_job_def("contract_pipeline")
@@ -58,7 +47,7 @@ def main() -> None:
                 operations.submit(path)
             keys = [r.partition_key for r in operations.workspace.registry.all()]
             for key in keys[: args.finished]:
-                job.execute_in_process(instance=instance, partition_key=key, run_config=QUIET)
+                job.execute_in_process(instance=instance, partition_key=key, run_config=QUIET_RUN)
 
             def timed(call) -> float:
                 runs = []
