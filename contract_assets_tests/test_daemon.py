@@ -109,22 +109,32 @@ def runs_of(instance: DagsterInstance, partition_key: str) -> list[DagsterRun]:
     return [record.dagster_run for record in records]
 
 
-def test_a_run_cut_off_by_stopping_the_daemon_is_retried_from_failure(tmp_path, monkeypatch):
-    """Stopping the daemon while a revision's run is going fails that run; the daemon, back,
-    retries it from its failure (`run_retries`), and no step is computed twice.
+@pytest.mark.parametrize(
+    "kill, left_as",
+    [(False, DagsterRunStatus.FAILURE), (True, DagsterRunStatus.STARTED)],
+    ids=["stopped", "killed"],
+)
+def test_a_run_cut_off_with_the_daemon_is_retried_from_failure(tmp_path, monkeypatch, kill, left_as):
+    """Stopping the daemon while a revision's run is going fails that run. SIGKILL to the
+    daemon and everything it started (the OOM killer, a power cut) leaves it STARTED with no
+    process: the daemon, back, finds that process gone (run monitoring with the project's
+    launcher) and marks it failed. Either way the daemon retries it from its failure
+    (`run_retries`), and no step is computed twice.
 
-    A small run can finish between seeing it start and the stop landing: then the premise
+    A small run can finish between seeing it start and the cut landing: then the premise
     did not hold, and the next revision is tried (a few at most)."""
     with contract_home(tmp_path / "home", monkeypatch) as home:
+        if kill:
+            monitor_every_two_seconds(home)
         for attempt in range(CUT_OFF_ATTEMPTS):
-            key, cut_off = _stop_the_daemon_mid_run(home, tmp_path, attempt)
+            key, cut_off = _stop_the_daemon_mid_run(home, tmp_path, attempt, kill=kill)
             with operations_for(home) as ops:
                 status = ops.instance.get_run_by_id(cut_off).status
-            if status is DagsterRunStatus.FAILURE:
+            if status is left_as:
                 break
             assert status is DagsterRunStatus.SUCCESS, status
         else:
-            pytest.fail(f"each of {CUT_OFF_ATTEMPTS} runs finished before the daemon stopped")
+            pytest.fail(f"each of {CUT_OFF_ATTEMPTS} runs finished before the daemon was cut off")
 
         with running_daemon(home, tmp_path):
             wait_for(home, {key: "ready_for_signature"})
@@ -133,37 +143,9 @@ def test_a_run_cut_off_by_stopping_the_daemon_is_retried_from_failure(tmp_path, 
                 (cut_off, DagsterRunStatus.SUCCESS),
                 (None, DagsterRunStatus.FAILURE),
             ]
-            assert_materialized_once(ops.instance, [key])
-
-
-def test_a_run_whose_processes_were_killed_is_failed_by_run_monitoring_and_retried(
-    tmp_path, monkeypatch
-):
-    """SIGKILL to the daemon and everything it started (the OOM killer, a power cut) leaves
-    the run STARTED with no process. The daemon, back, finds its process gone (run
-    monitoring with the project's launcher), marks it failed and retries it from its
-    failure; no step is computed twice."""
-    with contract_home(tmp_path / "home", monkeypatch) as home:
-        monitor_every_two_seconds(home)
-        for attempt in range(CUT_OFF_ATTEMPTS):
-            key, killed = _stop_the_daemon_mid_run(home, tmp_path, attempt, kill=True)
-            with operations_for(home) as ops:
-                status = ops.instance.get_run_by_id(killed).status
-            if status is DagsterRunStatus.STARTED:
-                break
-            assert status is DagsterRunStatus.SUCCESS, status
-        else:
-            pytest.fail(f"each of {CUT_OFF_ATTEMPTS} runs finished before the kill")
-
-        with running_daemon(home, tmp_path):
-            wait_for(home, {key: "ready_for_signature"})
-        with operations_for(home) as ops:
-            assert [(r.parent_run_id, r.status) for r in runs_of(ops.instance, key)] == [
-                (killed, DagsterRunStatus.SUCCESS),
-                (None, DagsterRunStatus.FAILURE),
-            ]
-            failure = ops.instance.all_logs(killed, of_type=DagsterEventType.RUN_FAILURE)
-            assert "is gone" in failure[-1].dagster_event.message
+            if kill:
+                failure = ops.instance.all_logs(cut_off, of_type=DagsterEventType.RUN_FAILURE)
+                assert "is gone" in failure[-1].dagster_event.message
             assert_materialized_once(ops.instance, [key])
 
 
