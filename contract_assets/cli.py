@@ -206,6 +206,9 @@ def _status(operations: ContractOperations, contract_id: str | None, as_json: bo
         print(f"{data['partition_key']:<28} {data['stage']:<20} {risk:<12} {approvals:<24} {where}")
         if artifacts["manifest"]:
             print(f"{'':<86} {artifacts['manifest']}")
+        if data.get("refused_decisions") and data["stage"] == "awaiting_approval":
+            last = data["refused_decisions"][-1]
+            print(f"{'':<28} last decision refused ({last['role']}, {last['approver']}): {last['reason']}")
     print(f"\n{operations.workspace.protection.describe()}")
     return 0
 

@@ -35,9 +35,13 @@ class AlertNotifier(ConfigurableResource):
     def home_path(self) -> Path:
         return Path(self.home)
 
+    def ledger(self) -> AlertLedger:
+        """The ids of the alerts already sent from this home."""
+        return AlertLedger.for_home(ContractHome(self.home_path()))
+
     def send_once(self, alert: Alert) -> bool:
         """Send an alert unless one with its id was sent before; True when sent now."""
-        return self.notifier().send_once(alert, AlertLedger.for_home(ContractHome(self.home_path())))
+        return self.notifier().send_once(alert, self.ledger())
 
 
 def notifier_from_env(home: ContractHome) -> AlertNotifier:

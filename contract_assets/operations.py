@@ -7,7 +7,7 @@ and its last run; the typed values come from the IO manager's storage layout.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from datetime import UTC, datetime
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -40,10 +40,11 @@ from contract_assets.domain.files import canonical_json, sha256_bytes, sha256_fi
 from contract_assets.domain.playbook import assess_risk
 from contract_assets.domain.packaging import ExecutedCopy, unrenderable_text
 from contract_assets.domain.redline import Redline
-from contract_assets.domain.reminders import OpenTier
+from contract_assets.domain.reminders import Addressee, OpenTier, RequesterOutcome, requester_notice_id
 from contract_assets.domain.requests import FieldError, InvalidRequest, load_request, read_request_bytes
 from contract_assets.domain.revisions import TypeChanged, parse_partition_key
 from contract_assets.domain.approvals import SignedDecision, approval_state, record_decision
+from contract_assets.failures import step_failure_text
 from contract_assets.domain.stages import SETTLED, Stage, approved_revision, blocked_on, derive_stage
 from contract_assets.partitions import REVISIONS
 from contract_assets.resources import Workspace
@@ -105,6 +106,7 @@ class RevisionStatus:
     judge_freshness: Callable[[RevisionStatus], list[str]] = field(
         default=lambda status: [], repr=False
     )
+    read_refusals: Callable[[], list[tuple[SignedDecision, str]]] = field(default=lambda: [], repr=False)
 
     draft = _Stored("contract_draft", ContractDraft)
     risk = _Stored("risk_assessment", RiskAssessment)
@@ -119,6 +121,11 @@ class RevisionStatus:
     def out_of_date(self) -> list[str]:
         """What changed since its draft and risk assessment were made."""
         return self.judge_freshness(self)
+
+    @cached_property
+    def refusals(self) -> list[tuple[SignedDecision, str]]:
+        """Decisions on this revision that did not count, oldest first, with the reason."""
+        return self.read_refusals()
 
     @property
     def sealed_pdf(self) -> str | None:
@@ -184,6 +191,11 @@ class RevisionStatus:
             data["redline"] = self.redline.path_of("redline")
             data["changes"] = [c.model_dump(mode="json") for c in self.redline.changes]
             data["changes_summary"] = self.redline.summary
+        if self.refusals:
+            data["refused_decisions"] = [
+                {"role": d.payload.role, "approver": d.payload.approver, "decision": d.payload.decision, "reason": reason}
+                for d, reason in self.refusals
+            ]
         if self.blocked_on:
             data["blocked_on"] = self.blocked_on
         if self.error:
@@ -436,7 +448,7 @@ class ContractOperations:
                     tier=state.open_tier,
                     approvers={
                         role: [
-                            a.name for a in approvers.values()
+                            Addressee(a.name, a.email) for a in approvers.values()
                             if role in a.roles and not a.is_person(requester)
                         ]
                         for role in roles
@@ -444,6 +456,55 @@ class ContractOperations:
                 )
             )
         return open_tiers
+
+    def requester_outcomes(self, already_told: Container[str] = ()) -> list[RequesterOutcome]:
+        """What each revision's requester should hear: approved (by people), rejected or
+        changes requested (with the deciding role, approver and comment), ready for
+        signature. A decision counts as soon as it is recorded, before the pipeline runs on.
+
+        Revisions whose every possible notice id is in `already_told` are not read further.
+        """
+        outcomes = []
+        for status in self.statuses():
+            key = status.revision.partition_key
+            possible = _POSSIBLE_OUTCOMES.get(status.stage, ())
+            if all(requester_notice_id(key, outcome) in already_told for outcome in possible):
+                continue
+            decided = self._decided(status)
+            if decided is not None:
+                outcomes.append(decided)
+            if status.stage is Stage.READY_FOR_SIGNATURE:
+                outcomes.append(self._outcome(status, "ready_for_signature"))
+        return outcomes
+
+    def _decided(self, status: RevisionStatus) -> RequesterOutcome | None:
+        """The outcome people's decisions gave the revision, if they gave one."""
+        if status.stage is Stage.AWAITING_APPROVAL:
+            accepted = self.workspace.decisions.accepted(status.revision.partition_key)
+            if status.routing is None or not accepted:
+                return None
+            outcome = approval_state(status.routing, accepted).status
+            deciding = [(d.payload.role, d.payload.approver, d.payload.comment, d.payload.decision) for d in accepted]
+        elif status.record is not None and not status.record.auto_approved:
+            outcome = status.record.status
+            deciding = [(d.role, d.approver, d.comment, d.decision) for d in status.record.decisions]
+        else:
+            return None
+        if outcome == "awaiting_approval":
+            return None
+        closing = [d for d in deciding if d[3] != "approve"]
+        role, approver, comment, _ = closing[0] if closing else (None, None, None, None)
+        return self._outcome(status, outcome, role=role, approver=approver, comment=comment)
+
+    def _outcome(self, status: RevisionStatus, outcome: str, **decision: str | None) -> RequesterOutcome:
+        revision = status.revision
+        return RequesterOutcome(
+            partition_key=revision.partition_key,
+            contract_id=revision.contract_id,
+            requester=revision.request.requested_by,
+            outcome=outcome,
+            **decision,
+        )
 
     # --- status ------------------------------------------------------------------------
 
@@ -519,6 +580,7 @@ class ContractOperations:
             last_run_id=last_run_id,
             read=read,
             judge_freshness=self._out_of_date,
+            read_refusals=lambda: self.workspace.decisions.refused(key),
         )
 
     def _draft_checked(self, run_id: str) -> bool:
@@ -580,11 +642,7 @@ class ContractOperations:
                         + (f": {evaluation.description}" if evaluation.description else "")
                     )
             else:
-                error = event.step_failure_data.error
-                while error is not None and error.cause is not None:
-                    error = error.cause
-                text = error.message.strip() if error else "unknown error"
-                messages.append(f"{event.step_key}: {text}")
+                messages.append(f"{event.step_key}: {step_failure_text(event)}")
         return "; ".join(dict.fromkeys(messages)) or run_failure or "the last run failed"
 
     # --- run ---------------------------------------------------------------------------
@@ -699,6 +757,17 @@ class ContractOperations:
             if not work:
                 break
         return results
+
+
+# What a requester may still have to hear about a revision in each stage.
+_POSSIBLE_OUTCOMES = {
+    Stage.AWAITING_APPROVAL: ("approved", "rejected", "changes_requested"),
+    Stage.APPROVED: ("approved",),
+    Stage.RENDERED: ("approved",),
+    Stage.READY_FOR_SIGNATURE: ("approved", "ready_for_signature"),
+    Stage.REJECTED: ("rejected",),
+    Stage.CHANGES_REQUESTED: ("changes_requested",),
+}
 
 
 def _safe_key(key: str) -> bool:

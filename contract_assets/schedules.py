@@ -1,6 +1,7 @@
 """Periodic work: the register, renewal reminders and the approval SLA; and alerts: approval
 requests and failed runs."""
 
+import json
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -20,10 +21,12 @@ from dagster import (
 
 from contract_assets.auditing import trail_for
 from contract_assets.domain.notify import DeliveryError
+from contract_assets.failures import run_failure_text
 from contract_assets.domain.reminders import (
     PendingRevision,
     approval_request_alerts,
     renewal_alerts,
+    requester_notices,
     run_failure_alert,
     sla_alerts,
 )
@@ -127,18 +130,19 @@ def failure_alert_sensor(
     """One alert and one audit entry per failed run, naming the revision and the error."""
     run = context.dagster_run
     partition_key = run.tags.get("dagster/partition")
+    error = run_failure_text(context.get_step_failure_events(), context.failure_event.message or "the run failed")
     trail_for(contracts.workspace(), context.instance).append(
         "run_failed",
         key=f"run_failed:{run.run_id}",
         actor="sensor:failure_alert_sensor",
         revision=partition_key,
-        details={"run_id": run.run_id, "job": run.job_name, "error": (context.failure_event.message or "")[:500]},
+        details={"run_id": run.run_id, "job": run.job_name, "error": error[:500]},
     )
     notifier.send_once(
         run_failure_alert(
             run_id=run.run_id,
             job_name=run.job_name,
-            error=context.failure_event.message or "the run failed",
+            error=error,
             failed_at=datetime.now(UTC),
             contract_id=partition_key.rpartition(".r")[0] if partition_key else None,
             partition_key=partition_key,
@@ -149,15 +153,35 @@ def failure_alert_sensor(
 @sensor(
     minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Tells the approvers of each revision awaiting approval, once per tier, who "
-    "may decide and how (through the notifier: log, webhook, email).",
+    description="Asks each approver who may decide an open tier, once per person and tier, "
+    "by their own email; tells each requester the outcome of their revision, once per "
+    "outcome (approved, rejected, changes requested, ready for signature).",
 )
 def approval_request_sensor(
     context: SensorEvaluationContext, contracts: ContractWorkspace, notifier: AlertNotifier
 ) -> SkipReason:
-    """One approval request per revision and open tier: tier 2 when tier 1 is done."""
+    """Approval requests to the people who may decide now (an approver added later is asked
+    on the next tick), and outcome notices to the requester (never to the shared channels).
+
+    Nothing personal is written to the tick's log: counts only. On its first tick (no
+    cursor) the sensor tells no requester about outcomes reached before it ran: a deployment
+    that upgrades does not mail every past requester at once.
+    """
     operations = ContractOperations(contracts.workspace(), context.instance)
-    alerts = approval_request_alerts(operations.open_tiers(), datetime.now(UTC))
-    sent = _send(context, notifier, alerts)
+    ledger = notifier.ledger()
+    already = ledger.sent_ids()
+    now = datetime.now(UTC)
+    notices = requester_notices(operations.requester_outcomes(already), now)
+    if context.cursor is None:
+        ledger.skip(notice.alert_id for notice in notices if notice.alert_id not in already)
+        notices = []
+        context.update_cursor(json.dumps({"outcomes_told_from": now.isoformat()}))
+    open_tiers = operations.open_tiers()
+    requests = approval_request_alerts(open_tiers, now)
+    # Read before write: a tick with nothing new takes no write lock.
+    asked = _send(context, notifier, [a for a in requests if a.alert_id not in already])
+    told = _send(context, notifier, [n for n in notices if n.alert_id not in already])
     # Sending is the work: the sensor starts no run.
-    return SkipReason(f"{sent} approval request(s) sent; {len(alerts)} tier(s) open")
+    return SkipReason(
+        f"{asked} approval request(s) and {told} outcome notice(s) sent; {len(open_tiers)} tier(s) open"
+    )

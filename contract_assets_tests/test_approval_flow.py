@@ -369,3 +369,72 @@ def test_redline_of_msa_r2_shows_exactly_what_changed(home, ops, msa_pending):
     assert custom["title"] == "Service credits"
     html = Path(r2["redline"]).read_text()
     assert "Service credits" in html and "520,000.00" in html
+
+
+# --- a refused decision from the launchpad reads as a refusal, not a crash ---------------
+
+
+def sign_config(ops, keys: Keys, approver: str, role: str) -> dict:
+    """The launchpad config of `approver`'s approval as `role` on MSA_R2, signed now."""
+    decision = signed(ops, keys, approver, role)
+    config = {**decision.payload.model_dump(mode="json"), "signature": decision.signature}
+    return {"ops": {"record_signed_decision": {"config": config}}}
+
+
+@pytest.mark.parametrize(
+    ("approver", "role", "rule"),
+    [
+        ("fin", "legal", "role not held"),
+        ("fin", "finance", "replay"),
+        ("sam", "finance", "own request"),
+    ],
+)
+def test_refused_decision_fails_the_run_with_the_reason_and_no_traceback(
+    home, ops, keys, msa_pending, approver, role, rule
+):
+    from dagster import DagsterEventType, build_run_status_sensor_context
+
+    from contract_assets import schedules
+    from contract_assets.domain.notify import Notifier, NotifierConfig
+
+    config = sign_config(ops, keys, approver, role)
+    if rule == "replay":  # the same signed decision a second time
+        assert record_approval(home, ops, config).success
+
+    result = record_approval(home, ops, config)
+
+    assert not result.success
+    (_, reason) = ops.workspace.decisions.refused(MSA_R2)[-1]
+    assert reason.startswith(f"{rule}:")
+    (failure,) = result.get_step_failure_events()
+    told = failure.step_failure_data.user_failure_data
+    assert told.description == reason
+    assert {name: value.value for name, value in told.metadata.items()} == {
+        "reason": reason, "role": role, "approver": approver, "partition": MSA_R2,
+    }
+    events = ops.instance.all_logs(result.run_id)
+    assert not [e for e in events if e.dagster_event and e.dagster_event.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
+    run_failure = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_FAILURE)
+    assert run_failure.job_failure_data.first_step_failure_event.step_failure_data.user_failure_data.description == reason
+    assert stage(ops, MSA_R2) == "awaiting_approval"
+
+    # The failure alert and its audit entry say the reason, and only the reason.
+    context = build_run_status_sensor_context(
+        sensor_name="failure_alert_sensor",
+        dagster_event=run_failure,
+        dagster_instance=ops.instance,
+        dagster_run=ops.instance.get_run_by_id(result.run_id),
+        resources={name: build_definitions(home).resources[name] for name in ("notifier", "contracts")},
+    ).for_run_failure()
+    schedules.failure_alert_sensor(context)
+    (alert,) = [a for a in Notifier(NotifierConfig.for_home(home)).logged() if a.kind == "run_failure"]
+    (run_failed,) = [e for e in ops.workspace.audit.entries() if e.action == "run_failed"]
+    refusal = [e for e in ops.workspace.audit.entries() if e.action == "decision_refused"][-1]
+    assert run_failed.details["error"] == reason == refusal.details["reason"]
+    assert f"\n\n{reason}\n\n" in alert.body
+    status = cli("status", "blue-fjord-msa", home=home)
+    assert f"last decision refused ({role}, {approver}): {reason}" in status.stdout
+    (shown,) = [s for s in json.loads(cli("status", "--json", home=home).stdout) if s["partition_key"] == MSA_R2]
+    assert shown["refused_decisions"][-1] == {"role": role, "approver": approver, "decision": "approve", "reason": reason}
+    for text in (alert.body, str(run_failed.details), str(refusal.details), status.stdout):
+        assert "Traceback" not in text and "Stack Trace" not in text and "dagster._core" not in text

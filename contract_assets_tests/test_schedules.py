@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from dagster import AssetKey, DagsterEventType, build_run_status_sensor_context
+import pytest
+from dagster import AssetKey, DagsterEventType, build_run_status_sensor_context, serialize_value
 from ruamel.yaml import YAML
 
 from contract_assets import schedules
 from contract_assets import resources as draft_module  # where drafts are assembled
-from contract_assets.domain.approvals import Approver
-from contract_assets.domain.notify import Notifier, NotifierConfig
-from contract_assets.domain.reminders import approval_request_alerts
+from contract_assets.domain.approvals import Approver, DecisionPayload, sign_decision
+from contract_assets.domain.notify import ALERT, Notifier, NotifierConfig
+from contract_assets.domain.protection import DataProtection, new_key
+from contract_assets.domain.records import RecordStore, records_url
 from contract_assets.domain.signing import read_private_key, read_public_key, write_keypair
 from contract_assets.definitions import build_definitions
 from contract_assets.domain.register import add_months
 from contract_assets.domain.register_report import RegisterReport
 from contract_assets.schedules import approval_request_sensor
-from contract_assets_tests.harness import SAMPLES, record_approval
+from contract_assets_tests.domain.test_notify import smtp_sink, webhook  # noqa: F401 (fixtures)
+from contract_assets_tests.harness import BACKEND, SAMPLES, record_approval
 from contract_assets_tests.test_pipeline import run_revision
 from contract_assets_tests.test_sensors import tick
 
@@ -132,44 +136,155 @@ def test_failure_sensor_sends_one_alert_naming_the_revision(home, ops, monkeypat
     assert logged.revision == key and logged.details["run_id"] == result.run_id
 
 
-def test_approvers_are_asked_once_per_tier_and_never_the_requester(home, ops, tmp_path):
+REQUESTER = "sam.okafor@orbital.example"  # requested_by of the blue-fjord samples
+TEAM = "legal-ops@orbital.example"  # the deployment's list
+
+
+@pytest.fixture
+def mail(monkeypatch, smtp_sink):
+    """The home's notifier sends email to a loopback SMTP sink; the deployment's list is TEAM."""
+    monkeypatch.setenv("CONTRACT_ASSETS_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("CONTRACT_ASSETS_SMTP_PORT", str(smtp_sink.port))
+    monkeypatch.setenv("CONTRACT_ASSETS_SMTP_SENDER", "contracts@orbital.example")
+    monkeypatch.setenv("CONTRACT_ASSETS_SMTP_RECIPIENTS", TEAM)
+    return smtp_sink
+
+
+def add_approver(ops, tmp_path, name: str, email: str, roles: list[str]) -> bytes:
+    public = write_keypair(tmp_path / f"{name}.key")
+    ops.workspace.approvers.add(Approver(name=name, email=email, roles=roles, public_key=read_public_key(public)))
+    return read_private_key(tmp_path / f"{name}.key")
+
+
+def very_high_value_msa(home, ops, tmp_path) -> str:
+    """An MSA awaiting finance (tier 1), then executive (tier 2), requested by REQUESTER."""
     yaml = YAML(typ="safe", pure=True)
     request = yaml.load((SAMPLES / "02-msa-high-value.yaml").read_text())
-    request["value"]["amount"] = "1200000.00"  # very high value: finance, then executive
+    assert request["requested_by"] == REQUESTER
+    request["value"]["amount"] = "1200000.00"
     path = tmp_path / "very-high.yaml"
     with path.open("w") as handle:
         yaml.dump(request, handle)
     key = ops.submit(path).revision.partition_key
     run_revision(home, ops.instance, key)
-    keys = {}
-    for name, email, roles in (
-        ("fiona", "fiona@orbital.example", ["finance"]),
-        ("erin", "erin@orbital.example", ["executive"]),
-        ("sam", request["requested_by"], ["finance", "executive"]),  # asked for it: may not decide
-    ):
-        public = write_keypair(tmp_path / f"{name}.key")
-        ops.workspace.approvers.add(
-            Approver(name=name, email=email, roles=roles, public_key=read_public_key(public))
-        )
-        keys[name] = read_private_key(tmp_path / f"{name}.key")
+    return key
 
-    def requests_sent() -> list[dict]:
-        tick(approval_request_sensor, home, ops.instance)
-        tick(approval_request_sensor, home, ops.instance)  # a second tick sends nothing new
-        return [a for a in alerts(home) if a["kind"] == "approval_request"]
 
-    (first,) = requests_sent()
-    assert first["alert_id"] == f"approval_request:{key}:tier1"
-    assert "- finance: fiona\n" in first["body"] and "executive" not in first["body"]
-    assert f"contract-assets approve {key} --role ROLE" in first["body"]
+class Ticks:
+    """The approval sensor's ticks in a row, its cursor handed on as the daemon does."""
 
+    def __init__(self, home, ops):
+        self.home, self.ops, self.cursor, self.messages = home, ops, None, []
+
+    def __call__(self):
+        result = tick(approval_request_sensor, self.home, self.ops.instance, self.cursor)
+        self.cursor = result.cursor
+        self.messages.append(result.skip_message or "")
+        return result
+
+
+def test_each_approver_is_asked_once_by_their_own_email_and_those_added_later_too(home, ops, tmp_path, mail):
+    key = very_high_value_msa(home, ops, tmp_path)
+    keys = {"fiona": add_approver(ops, tmp_path, "fiona", "fiona@orbital.example", ["finance"])}
+    add_approver(ops, tmp_path, "sam", REQUESTER, ["finance", "executive"])  # asked for it: may not decide
+    ticks = Ticks(home, ops)
+
+    def mails_since(count: int) -> list[tuple[list[str], str]]:
+        ticks()
+        ticks()  # a second tick sends nothing new
+        return [(m.recipients, m.message["X-Contract-Assets-Alert-Id"].strip()) for m in mail.mails[count:]]
+
+    assert mails_since(0) == [(["fiona@orbital.example"], f"approval_request:{key}:tier1:fiona")]
+    body = mail.mails[0].message.get_content()
+    assert "- finance: fiona" in body.splitlines() and "executive" not in body and "sam" not in body
+    assert f"contract-assets approve {key} --role ROLE" in body
+
+    # An approver added while tier 1 is open is asked on the next tick; fiona is not asked again.
+    add_approver(ops, tmp_path, "fred", "fred@orbital.example", ["finance"])
+    assert mails_since(1) == [(["fred@orbital.example"], f"approval_request:{key}:tier1:fred")]
+
+    # Tier 2: nobody but the requester holds executive; the team hears it, once.
     record_approval(ops, key, "fiona", "finance", keys["fiona"])
-    first_again, second = requests_sent()
-    assert first_again == first
-    assert second["alert_id"] == f"approval_request:{key}:tier2"
-    assert "- executive: erin\n" in second["body"]
+    assert mails_since(2) == [([TEAM], f"approval_request:{key}:tier2:nobody:executive")]
+    assert "nobody who may decide is configured" in mail.mails[2].message.get_content()
 
-    ops.workspace.approvers.path.write_text("")  # nobody left who may decide
-    assert ops.open_tiers()[0].approvers == {"executive": []}
-    text = approval_request_alerts(ops.open_tiers(), datetime.now(UTC))[0].body
-    assert "executive: nobody who may decide is configured" in text
+    add_approver(ops, tmp_path, "erin", "erin@orbital.example", ["executive"])
+    assert mails_since(3) == [(["erin@orbital.example"], f"approval_request:{key}:tier2:erin")]
+    assert all(REQUESTER not in m.recipients for m in mail.mails)
+    assert ticks.messages[-1] == "0 approval request(s) and 0 outcome notice(s) sent; 1 tier(s) open"
+
+
+
+
+@pytest.fixture(params=["no data key", "data key"])
+def data_key(request, monkeypatch) -> DataProtection:
+    """Personal data at rest: plaintext (masked where personal), or encrypted with a key."""
+    monkeypatch.delenv("CONTRACT_ASSETS_DATA_KEY_FILE", raising=False)
+    if request.param == "no data key":
+        monkeypatch.delenv("CONTRACT_ASSETS_DATA_KEY", raising=False)
+    else:
+        monkeypatch.setenv("CONTRACT_ASSETS_DATA_KEY", new_key())
+    return DataProtection.from_env()
+
+
+def test_the_requester_hears_each_outcome_once_and_their_email_stays_out_of_dagster(
+    data_key, home, ops, tmp_path, mail, webhook, monkeypatch, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("CONTRACT_ASSETS_WEBHOOK_URL", webhook.url)
+    nda = ops.submit(SAMPLES / "01-mutual-nda.yaml").revision.partition_key
+    run_revision(home, ops.instance, nda)  # approved automatically: ready before the sensor's first tick
+    yaml = YAML(typ="safe", pure=True)
+    request = yaml.load((SAMPLES / "02-msa-high-value.yaml").read_text())
+    approved = ops.submit(SAMPLES / "02-msa-high-value.yaml").revision.partition_key
+    request["contract_id"] = "north-star-msa"
+    with (tmp_path / "north-star.yaml").open("w") as handle:
+        yaml.dump(request, handle)
+    rejected = ops.submit(tmp_path / "north-star.yaml").revision.partition_key
+    for key in (approved, rejected):
+        run_revision(home, ops.instance, key)
+    fiona = add_approver(ops, tmp_path, "fiona", "fiona@orbital.example", ["finance"])
+    ticks = Ticks(home, ops)
+    ticks()  # the first tick: the NDA's outcome predates it, so nobody is told of it
+
+    record_approval(ops, approved, "fiona", "finance", fiona)
+    revision = ops.workspace.registry.get(rejected)
+    payload = DecisionPayload(
+        partition_key=rejected, content_hash=revision.content_hash, role="finance", approver="fiona",
+        decision="reject", signed_at=datetime.now(UTC), comment="A cap of 2x is more than we carry.",
+    )
+    assert ops.record_decision(sign_decision(payload, fiona))[0]
+    ticks()
+    ops.run(lambda key, steps: run_revision(home, ops.instance, key, steps).success, progress=lambda s: None)
+    assert ops.status_of(ops.workspace.registry.get(approved)).stage.value == "ready_for_signature"
+    ticks()
+    ticks()
+
+    told = [m for m in mail.mails if m.message["X-Contract-Assets-Alert-Id"].strip().startswith("approval_outcome:")]
+    assert [(m.recipients, m.message["X-Contract-Assets-Alert-Id"].strip()) for m in told] == [
+        ([REQUESTER], f"approval_outcome:{approved}:approved"),
+        ([REQUESTER], f"approval_outcome:{rejected}:rejected"),
+        ([REQUESTER], f"approval_outcome:{approved}:ready_for_signature"),
+    ]
+    assert "was rejected by fiona (finance)" in told[1].message.get_content()
+    assert "A cap of 2x is more than we carry." in told[1].message.get_content()
+    assert not [body for _, _, body in webhook.received if b"approval_outcome" in body]
+
+    # The requester's email: in no run's events, no tick's words, no log line; the alert
+    # log keeps it sealed with the data key, or masked without one.
+    address = REQUESTER.encode()
+    for record in ops.instance.get_run_records():
+        for entry in ops.instance.all_logs(record.dagster_run.run_id):
+            assert address not in serialize_value(entry).encode()
+    assert REQUESTER not in " ".join(ticks.messages + [ticks.cursor or ""]) + caplog.text
+    if BACKEND == "sqlite":
+        for path in home.dagster_home.rglob("*"):
+            assert not path.is_file() or address not in path.read_bytes(), path
+    stored = RecordStore(records_url(home.root)).list(ALERT)
+    assert stored and not [r.name for r in stored if address in r.body]
+    notices = [a for a in Notifier(NotifierConfig.for_home(home)).logged() if a.kind == "approval_outcome"]
+    assert [a.recipients for a in notices] == [["s***@orbital.example"]] * 3
+    if data_key.enabled:
+        assert [a.open_recipients(data_key) for a in notices] == [[REQUESTER]] * 3
+    else:
+        assert [a.recipients_sealed for a in notices] == [None] * 3

@@ -4,14 +4,21 @@ The alert log (a record per alert in the project's database) is the source of tr
 record is committed before any delivery is tried, so a broken webhook or mail server never
 loses an alert, it only fails its delivery with a `DeliveryError` naming the channel and
 the cause.
+
+An alert may name its own recipients (an approval request goes to the approvers who may
+decide, an outcome notice to the requester): its email goes to them, not to the
+deployment's list. Their addresses are personal data: the alert log keeps them masked, and
+encrypted with the data key when one is configured; the webhook gets them masked.
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import smtplib
 import ssl
 import uuid
+from collections.abc import Iterable
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -27,12 +34,15 @@ from sqlalchemy.engine import Connection
 from contract_assets.domain.files import canonical_json
 from contract_assets.domain.home import ContractHome
 from contract_assets.domain.models import Email, StrictModel
+from contract_assets.domain.protection import DataProtection, masked_email, without_emails
 from contract_assets.domain.records import RecordStore, records_url
 
 DELIVERY_TIMEOUT_SECONDS = 5.0
 ALERT, SENT = "alert", "alert.sent"  # record kinds: the alert log, the ids already sent
 
-AlertKind = Literal["approval_request", "renewal", "sla_escalation", "expired", "run_failure"]
+AlertKind = Literal[
+    "approval_request", "approval_outcome", "renewal", "sla_escalation", "expired", "run_failure"
+]
 
 
 def _single_line(value: str) -> str:
@@ -55,15 +65,49 @@ class Alert(StrictModel):
     contract_id: str | None  # None only for a failure that belongs to no contract
     partition_key: str | None = None
     created_at: Annotated[AwareDatetime, AfterValidator(_in_utc)]  # naive times are refused
+    # Whom the email goes to; empty: the deployment's list (CONTRACT_ASSETS_SMTP_RECIPIENTS).
+    recipients: list[Email] = []
+    # False: for its recipients only (an outcome told to the requester), never the webhook.
+    broadcast: bool = True
 
     def as_json(self) -> bytes:
-        """The alert as canonical JSON on one line, as logged and as posted to the webhook."""
-        # U+2028/U+2029 are line breaks to str.splitlines(); escaped, the line stays one line.
-        return (
-            canonical_json(self.model_dump(mode="json"))
-            .replace("\u2028".encode(), b"\\u2028")
-            .replace("\u2029".encode(), b"\\u2029")
-        )
+        """The alert as canonical JSON on one line, as logged and as posted to the webhook,
+        its recipients masked."""
+        data = self.model_dump(mode="json")
+        data["recipients"] = [masked_email(address) for address in self.recipients]
+        return _one_line(data)
+
+    def as_log_record(self, protection: DataProtection) -> bytes:
+        """The alert as the log keeps it: `as_json`, and with a data key the recipients
+        encrypted beside it (`recipients_sealed`), so the log never holds an address in clear."""
+        if not (self.recipients and protection.enabled):
+            return self.as_json()
+        data = json.loads(self.as_json())
+        data["recipients_sealed"] = protection.seal(canonical_json(self.recipients)).decode("ascii")
+        return _one_line(data)
+
+
+def _one_line(data: dict) -> bytes:
+    # U+2028/U+2029 are line breaks to str.splitlines(); escaped, the line stays one line.
+    return (
+        canonical_json(data)
+        .replace("\u2028".encode(), b"\\u2028")
+        .replace("\u2029".encode(), b"\\u2029")
+    )
+
+
+class LoggedAlert(Alert):
+    """An alert as read back from the log: recipients masked, and sealed when a key was set."""
+
+    recipients: list[str] = []
+    recipients_sealed: str | None = None
+
+    def open_recipients(self, protection: DataProtection) -> list[str]:
+        """The recipients' addresses, from the sealed copy (needs the data key)."""
+        if self.recipients_sealed is None:
+            raise ValueError(f"alert '{self.alert_id}' was logged without a data key: only masked recipients")
+        opened = protection.open(self.recipients_sealed.encode("ascii"), source=f"alert {self.alert_id}")
+        return json.loads(opened)
 
 
 def _http_url(value: str) -> str:
@@ -77,7 +121,8 @@ class SmtpConfig(StrictModel):
     host: Annotated[str, Field(min_length=1)]
     port: Annotated[int, Field(ge=1, le=65535)] = 25
     sender: Email
-    recipients: Annotated[list[Email], Field(min_length=1)]
+    # The deployment's list: alerts that name no recipients of their own (may be empty).
+    recipients: list[Email] = []
     starttls: bool = False
     username: str | None = None
     password: SecretStr | None = None
@@ -108,7 +153,8 @@ class DeliveryError(Exception):
     def __init__(self, alert_id: str, failures: dict[str, str]):
         self.alert_id = alert_id
         self.failures = failures  # channel ("webhook", "email") -> what went wrong
-        detail = "; ".join(f"{channel}: {reason}" for channel, reason in failures.items())
+        # A refused address must not reach Dagster's logs, where this message is written.
+        detail = without_emails("; ".join(f"{channel}: {reason}" for channel, reason in failures.items()))
         super().__init__(
             f"alert '{alert_id}' is in the alert log but was not delivered ({detail}); "
             "check the notifier configuration and that the service is reachable"
@@ -132,11 +178,18 @@ class AlertLedger:
     def __contains__(self, alert_id: object) -> bool:
         return isinstance(alert_id, str) and self.store.get(SENT, "", alert_id) is not None
 
+    def skip(self, alert_ids: Iterable[str]) -> int:
+        """Claim ids as if sent, logging and delivering nothing (for news that predates the
+        alerts that would tell it); returns how many were new."""
+        with self.store.transaction() as connection:
+            return sum(self.store.add(SENT, "", alert_id, b"", connection=connection) for alert_id in alert_ids)
+
 
 class Notifier:
-    def __init__(self, config: NotifierConfig):
+    def __init__(self, config: NotifierConfig, protection: DataProtection | None = None):
         self.config = config
         self.store = RecordStore(config.store_url)
+        self.protection = protection if protection is not None else DataProtection.from_env()
 
     def send(self, alert: Alert) -> bool:
         """Log the alert, then deliver it by every configured channel.
@@ -169,20 +222,20 @@ class Notifier:
     def log(self, alert: Alert, *, connection: Connection | None = None) -> None:
         """Add the alert to the alert log (every send is a record, duplicates included)."""
         name = f"{alert.created_at.isoformat()}-{uuid.uuid4().hex[:12]}"
-        self.store.add(ALERT, alert.kind, name, alert.as_json(), connection=connection)
+        self.store.add(ALERT, alert.kind, name, alert.as_log_record(self.protection), connection=connection)
 
-    def logged(self) -> list[Alert]:
-        """Every alert logged, oldest first."""
-        return [Alert.model_validate_json(record.body) for record in self.store.list(ALERT)]
+    def logged(self) -> list[LoggedAlert]:
+        """Every alert logged, oldest first (recipients as the log keeps them)."""
+        return [LoggedAlert.model_validate_json(record.body) for record in self.store.list(ALERT)]
 
     def _deliver(self, alert: Alert) -> None:
         failures: dict[str, str] = {}
-        if self.config.webhook_url is not None:
+        if self.config.webhook_url is not None and alert.broadcast:
             try:
                 post_webhook(self.config.webhook_url, alert)
             except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts: OSError
                 failures["webhook"] = _reason(exc)
-        if self.config.smtp is not None:
+        if self.config.smtp is not None and (alert.recipients or self.config.smtp.recipients):
             try:
                 send_email(self.config.smtp, alert)
             except (OSError, smtplib.SMTPException) as exc:
@@ -210,7 +263,7 @@ def email_message(smtp: SmtpConfig, alert: Alert) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = alert.subject
     message["From"] = smtp.sender
-    message["To"] = ", ".join(smtp.recipients)
+    message["To"] = ", ".join(alert.recipients or smtp.recipients)
     message["Date"] = format_datetime(alert.created_at)
     message["Message-ID"] = make_msgid(domain=smtp.sender.rpartition("@")[2])
     message["X-Contract-Assets-Alert-Id"] = alert.alert_id

@@ -144,6 +144,13 @@ def without_emails(text: str) -> str:
     return _EMAIL.sub("(email withheld)", text)
 
 
+def masked_email(address: str) -> str:
+    """An address with its local part hidden ("s***@orbital.example"): enough for a person to
+    tell which mailbox an alert went to, not enough to write to it."""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}***@{domain}" if local else "***"
+
+
 def request_for_display(request_data: dict[str, Any]) -> dict[str, Any]:
     """A request's plain data for the Dagster UI: personal fields withheld, emails in free
     text masked, every business term (parties' legal names, value, terms) kept."""

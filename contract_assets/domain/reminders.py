@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -100,47 +100,158 @@ def _renewal_alert(
 
 
 @dataclass(frozen=True)
+class Addressee:
+    """An approver as a request addresses them: their name and their own email."""
+
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
 class OpenTier:
     """A revision's open approval tier: the roles whose decisions it waits for now, and for
-    each role the approvers who may give it (by name; the requester is left out)."""
+    each role the approvers who may give it (the requester is left out)."""
 
     partition_key: str
     contract_id: str
     tier: int
-    approvers: dict[str, list[str]]  # role -> names, in order; an empty list: nobody can
+    approvers: dict[str, list[Addressee]]  # role -> approvers, in order; empty: nobody can
 
 
 def approval_request_alerts(open_tiers: list[OpenTier], now: datetime) -> list[Alert]:
-    """One request per revision and tier, id `approval_request:<partition_key>:tier<N>`:
-    tier 2's people hear once tier 1 is done, and nobody twice for the same tier."""
+    """One request per revision, tier and person who may decide, to that person's email.
+
+    The id `approval_request:<partition_key>:tier<N>:<approver>` is stable, so an approver
+    added while the tier is open gets their own request on the next evaluation and nobody
+    gets two; tier 2's people hear once tier 1 is done. A role nobody may decide for is
+    reported once per revision and tier to the deployment's list
+    (`approval_request:<partition_key>:tier<N>:nobody:<role>`), since only an administrator
+    can fix it.
+    """
     now = _require_aware(now, "now")
     alerts = []
     for open_tier in open_tiers:
-        key, roles = open_tier.partition_key, list(open_tier.approvers)
+        key, tier = open_tier.partition_key, open_tier.tier
         who = "\n".join(
-            f"- {role}: {', '.join(names)}" if names
+            f"- {role}: {', '.join(a.name for a in people)}" if people
             else f"- {role}: nobody who may decide is configured (`contract-assets approvers add`)"
-            for role, names in open_tier.approvers.items()
+            for role, people in open_tier.approvers.items()
         )  # fmt: skip
-        alerts.append(
+        how = (
+            f"Read it with `contract-assets status {open_tier.contract_id}` (review copy), "
+            f"then decide with:\n"
+            f"contract-assets approve {key} --role ROLE --approver NAME --key KEY_FILE "
+            "[--decision approve|reject|request-changes]\n"
+        )
+        roles_of: dict[str, tuple[Addressee, list[str]]] = {}
+        for role, people in open_tier.approvers.items():
+            for person in people:
+                roles_of.setdefault(person.name, (person, []))[1].append(role)
+        for name, (person, roles) in roles_of.items():
+            alerts.append(
+                Alert(
+                    alert_id=f"approval_request:{key}:tier{tier}:{name}",
+                    kind="approval_request",
+                    subject=f"Approval requested: {key} needs your decision as {', '.join(roles)}",
+                    body=(
+                        f"{name}, revision {key} of contract {open_tier.contract_id} awaits "
+                        f"your decision as {' or '.join(roles)} (tier {tier}). Who may decide "
+                        f"this tier:\n{who}\n\n{how}"
+                    ),
+                    contract_id=open_tier.contract_id,
+                    partition_key=key,
+                    created_at=now,
+                    recipients=[person.email],
+                )
+            )
+        for role, people in open_tier.approvers.items():
+            if people:
+                continue
+            alerts.append(
+                Alert(
+                    alert_id=f"approval_request:{key}:tier{tier}:nobody:{role}",
+                    kind="approval_request",
+                    subject=f"Approval cannot be requested: nobody may decide {role} for {key}",
+                    body=(
+                        f"Revision {key} of contract {open_tier.contract_id} awaits approval "
+                        f"(tier {tier}) from:\n{who}\n\nAdd an approver who holds the role "
+                        f"{role} (`contract-assets approvers add NAME --email ... --role {role} "
+                        "--public-key ...`); they are asked on the next evaluation.\n"
+                    ),
+                    contract_id=open_tier.contract_id,
+                    partition_key=key,
+                    created_at=now,
+                )
+            )
+    return alerts
+
+
+# --- outcomes told to the requester -------------------------------------------------------
+
+Outcome = Literal["approved", "rejected", "changes_requested", "ready_for_signature"]
+
+
+@dataclass(frozen=True)
+class RequesterOutcome:
+    """What became of a revision that its requester should hear: the outcome, and for a
+    decision by people the role and approver (by name) and their comment."""
+
+    partition_key: str
+    contract_id: str
+    requester: str  # their email: personal data, only ever an alert's recipient
+    outcome: Outcome
+    role: str | None = None
+    approver: str | None = None
+    comment: str | None = None
+
+
+def requester_notice_id(partition_key: str, outcome: str) -> str:
+    return f"approval_outcome:{partition_key}:{outcome}"
+
+
+def requester_notices(outcomes: list[RequesterOutcome], now: datetime) -> list[Alert]:
+    """One notice per revision and outcome, id `approval_outcome:<partition_key>:<outcome>`,
+    to the requester's email only (never the deployment's list or the webhook)."""
+    now = _require_aware(now, "now")
+    notices = []
+    for outcome in outcomes:
+        key = outcome.partition_key
+        by = f" by {outcome.approver} ({outcome.role})" if outcome.approver else ""
+        comment = f"\n\nTheir comment:\n{outcome.comment}\n" if outcome.comment else "\n"
+        subject, text = {
+            "approved": (
+                f"Approved: {key}",
+                f"Your request {key} is approved; its documents are being made.\n",
+            ),
+            "rejected": (
+                f"Rejected: {key}",
+                f"Your request {key} was rejected{by}.{comment}",
+            ),
+            "changes_requested": (
+                f"Changes requested: {key}",
+                f"Changes were requested on your request {key}{by}.{comment}\n"
+                "Submit a new revision of the request with the changes.\n",
+            ),
+            "ready_for_signature": (
+                f"Ready for signature: {key}",
+                f"Your request {key} is ready for signature: the signature package is made. "
+                f"`contract-assets status {outcome.contract_id}` shows where it is.\n",
+            ),
+        }[outcome.outcome]
+        notices.append(
             Alert(
-                alert_id=f"approval_request:{key}:tier{open_tier.tier}",
-                kind="approval_request",
-                subject=f"Approval requested: {key} needs {', '.join(roles)}",
-                body=(
-                    f"Revision {key} of contract {open_tier.contract_id} awaits approval "
-                    f"(tier {open_tier.tier}) from:\n{who}\n\n"
-                    f"Read it with `contract-assets status {open_tier.contract_id}` (review copy), "
-                    f"then decide with:\n"
-                    f"contract-assets approve {key} --role ROLE --approver NAME --key KEY_FILE "
-                    "[--decision approve|reject|request-changes]\n"
-                ),
-                contract_id=open_tier.contract_id,
+                alert_id=requester_notice_id(key, outcome.outcome),
+                kind="approval_outcome",
+                subject=subject,
+                body=text,
+                contract_id=outcome.contract_id,
                 partition_key=key,
                 created_at=now,
+                recipients=[outcome.requester],
+                broadcast=False,
             )
         )
-    return alerts
+    return notices
 
 
 @dataclass(frozen=True)

@@ -388,3 +388,43 @@ def test_alert_time_is_kept_in_utc():
 def test_alert_subject_is_one_line():
     with pytest.raises(ValidationError, match="single line"):
         make_alert(subject="Renewal\nBcc: everyone@example.test")
+
+
+# --- alerts with recipients of their own ------------------------------------------------------
+
+
+def test_an_alert_with_recipients_is_mailed_to_them_only_and_the_log_masks_them(tmp_path, smtp_sink, webhook):
+    from contract_assets.domain.protection import DataProtection
+
+    log = records_at(tmp_path)
+    config = NotifierConfig(store_url=log, webhook_url=webhook.url, smtp=smtp_config(smtp_sink.port))
+    notifier = Notifier(config, DataProtection())
+    notifier.send(make_alert("approval_outcome:blue-fjord-msa.r2:approved", kind="approval_outcome",
+                             recipients=["sam.okafor@orbital.example"], broadcast=False))
+    notifier.send(make_alert("approval_request:blue-fjord-msa.r2:tier1:fin", kind="approval_request",
+                             recipients=["fin@orbital.example"]))
+
+    assert [mail.recipients for mail in smtp_sink.mails] == [["sam.okafor@orbital.example"], ["fin@orbital.example"]]
+    [(_, _, posted)] = webhook.received  # the outcome notice is for its recipient only
+    assert json.loads(posted)["recipients"] == ["f***@orbital.example"]
+    lines = log_lines(log)
+    assert "orbital.example" in lines[0] and "sam.okafor@" not in lines[0] and "fin@" not in lines[1]
+    assert [a.recipients for a in notifier.logged()] == [["s***@orbital.example"], ["f***@orbital.example"]]
+
+
+def test_with_a_data_key_the_log_keeps_the_recipients_sealed(tmp_path):
+    from contract_assets.domain.protection import DataProtection, new_key
+
+    protection = DataProtection([new_key()])
+    log = records_at(tmp_path)
+    notifier = Notifier(NotifierConfig(store_url=log), protection)
+    notifier.send(make_alert(recipients=["sam.okafor@orbital.example"]))
+
+    assert "sam.okafor@" not in log_lines(log)[0]
+    (logged,) = notifier.logged()
+    assert logged.open_recipients(protection) == ["sam.okafor@orbital.example"]
+
+
+def test_a_refused_address_is_masked_in_the_delivery_error():
+    error = DeliveryError("x", {"email": "SMTPRecipientsRefused: {'sam.okafor@orbital.example': (550, b'no')}"})
+    assert "sam.okafor@orbital.example" not in str(error)

@@ -300,3 +300,37 @@ def test_run_failure_alert_is_keyed_by_run():
     assert "RenderError: font missing" in alert.body
     with pytest.raises(ValueError, match="time zone"):
         run_failure_alert(run_id="x", job_name="j", error="e", failed_at=datetime(2029, 1, 1))
+
+
+# --- approval requests and outcome notices ------------------------------------------------
+
+
+def test_approval_requests_are_one_per_person_to_their_own_email():
+    from contract_assets.domain.reminders import Addressee, OpenTier, approval_request_alerts
+
+    erin = Addressee("erin", "erin@orbital.example")
+    tier = OpenTier(
+        partition_key="blue-fjord-msa.r2", contract_id="blue-fjord-msa", tier=1,
+        approvers={"finance": [erin], "legal": [erin, Addressee("lex", "lex@orbital.example")], "privacy": []},
+    )
+    alerts = approval_request_alerts([tier], datetime(2029, 9, 20, tzinfo=UTC))
+    assert [(a.alert_id, a.recipients) for a in alerts] == [
+        ("approval_request:blue-fjord-msa.r2:tier1:erin", ["erin@orbital.example"]),
+        ("approval_request:blue-fjord-msa.r2:tier1:lex", ["lex@orbital.example"]),
+        ("approval_request:blue-fjord-msa.r2:tier1:nobody:privacy", []),
+    ]
+    assert "as finance or legal" in alerts[0].body
+
+
+def test_outcome_notices_go_to_the_requester_alone_with_the_comment():
+    from contract_assets.domain.reminders import RequesterOutcome, requester_notices
+
+    outcome = RequesterOutcome(
+        partition_key="blue-fjord-msa.r2", contract_id="blue-fjord-msa", requester="sam@orbital.example",
+        outcome="changes_requested", role="legal", approver="lex", comment="Cap the liability at 1x.",
+    )
+    (notice,) = requester_notices([outcome], datetime(2029, 9, 20, tzinfo=UTC))
+    assert notice.alert_id == "approval_outcome:blue-fjord-msa.r2:changes_requested"
+    assert (notice.recipients, notice.broadcast) == (["sam@orbital.example"], False)
+    assert "by lex (legal)" in notice.body and "Cap the liability at 1x." in notice.body
+    assert "sam@" not in notice.body + notice.subject
