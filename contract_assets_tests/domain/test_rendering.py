@@ -21,6 +21,8 @@ import docx
 import pypdf
 import pytest
 
+from contract_assets.domain.assembly import assemble_draft
+from contract_assets.domain.clause_library import load_entities, load_library
 from contract_assets.domain.models import (
     ContractDraft,
     DraftAnnex,
@@ -435,3 +437,96 @@ def test_docx_converts_with_libreoffice_and_keeps_every_character(tmp_path: Path
     for expected in (COUNTERPARTY, THEIR_SIGNATORY, REVIEW_MARK, *LITERALS):
         assert expected in text
     assert f"Page 1 of {len(pages)}" in text
+
+
+# --- clauses laid out line by line ---------------------------------------------------------
+
+DELIVERABLES = [
+    [
+        "Deliverable 1: Audit",
+        "Description: Review of the current stack",
+        "Due date: 15 February 2027",
+        "Fee: USD 40,000.00",
+    ],
+    [
+        "Deliverable 2: Migration plan",
+        "Description: Target architecture and plan",
+        "Due date: 1 April 2027",
+        "Fee: USD 60,000.00",
+    ],
+]
+
+
+@pytest.fixture
+def sow_draft(validate, make_raw) -> ContractDraft:
+    """The SOW of the domain conftest (two deliverables) drafted from the shipped library."""
+    request = validate(make_raw("sow"))
+    parent = validate(make_raw("msa"))
+    return assemble_draft(
+        partition_key="acme-sow-1.r1", revision=1, request=request, request_hash="f" * 64,
+        entity=load_entities()[request.our_entity], library=load_library(), parent=parent,
+    )  # fmt: skip
+
+
+class _Paragraphs(HTMLParser):
+    """Each <p> of a page as its lines: a <br> starts a new line."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.paragraphs: list[list[str]] = []
+        self._open = False
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "p":
+            self._open = True
+            self.paragraphs.append([""])
+        elif tag == "br" and self._open:
+            self.paragraphs[-1].append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "p":
+            self._open = False
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            self.paragraphs[-1][-1] += data
+
+
+def html_paragraphs(data: bytes) -> list[list[str]]:
+    parser = _Paragraphs()
+    parser.feed(data.decode("utf-8"))
+    return [[" ".join(line.split()) for line in p] for p in parser.paragraphs]
+
+
+def test_sow_deliverables_are_one_block_each_with_a_field_per_line_in_html(sow_draft) -> None:
+    paragraphs = html_paragraphs(render_html(sow_draft, effective_date=EFFECTIVE))
+    for deliverable in DELIVERABLES:
+        assert deliverable in paragraphs, f"no <p> holding exactly {deliverable}"
+
+
+def test_sow_deliverables_have_a_field_per_line_in_pdf_text(sow_draft) -> None:
+    data = render_pdf(sow_draft, effective_date=EFFECTIVE)
+    lines = [line.strip() for line in pdf_text(data).splitlines()]
+    for deliverable in DELIVERABLES:
+        start = lines.index(deliverable[0])
+        assert lines[start:start + len(deliverable)] == deliverable
+
+
+def test_sow_deliverables_are_one_paragraph_each_with_a_field_per_line_in_docx(sow_draft) -> None:
+    document = docx.Document(io.BytesIO(render_docx(sow_draft, effective_date=EFFECTIVE)))
+    paragraphs = [p.text.split("\n") for p in document.paragraphs]
+    for deliverable in DELIVERABLES:
+        assert deliverable in paragraphs, f"no paragraph holding exactly {deliverable}"
+
+
+def test_a_custom_clause_wrapped_by_its_writer_still_reads_as_one_paragraph() -> None:
+    wrapped = DraftClause(
+        clause_id="custom-2", title="Credits", source="custom",
+        body="Service credits are the Customer's\nsole remedy for missed availability.",
+    )  # fmt: skip
+    draft = make_draft(extra_clause=wrapped)
+    sentence = "Service credits are the Customer's sole remedy for missed availability."
+    assert [sentence] in html_paragraphs(render_html(draft, effective_date=EFFECTIVE))
+    assert sentence in pdf_text(render_pdf(draft, effective_date=EFFECTIVE)).splitlines()
+    document = docx.Document(io.BytesIO(render_docx(draft, effective_date=EFFECTIVE)))
+    assert sentence in [p.text for p in document.paragraphs]

@@ -124,9 +124,13 @@ def _sections(word: WordDocument, sections: tuple[Section, ...]) -> None:
             if block.marker:
                 _hanging(paragraph, CLAUSE_INDENT + ITEM_INDENT, hang=ITEM_INDENT)
                 paragraph.paragraph_format.space_after = Pt(3)
-                paragraph.add_run(f"{block.marker}\t{block.text}")
-            else:
-                paragraph.add_run(block.text)
+                paragraph.add_run(f"{block.marker}\t")
+            elif len(block.lines) > 1:
+                paragraph.alignment = WD_ALIGN_PARAGRAPH.LEFT  # ragged lines, not stretched
+            for i, line in enumerate(block.lines):
+                run = paragraph.add_run(line)
+                if i < len(block.lines) - 1:
+                    run.add_break()  # a line break inside the paragraph, as Shift+Enter
 
 
 def _signatures(word: WordDocument, doc: ContractDocument) -> None:

@@ -100,6 +100,7 @@ class _Styles:
     heading: ParagraphStyle
     clause_heading: ParagraphStyle
     body: ParagraphStyle
+    lines: ParagraphStyle
     item: ParagraphStyle
     plain: ParagraphStyle
     small: ParagraphStyle
@@ -127,6 +128,8 @@ def _styles(fonts: FontSet) -> _Styles:
             spaceAfter=3, bulletFontName=bold, bulletIndent=0, keepWithNext=1,
         ),
         body=body,
+        # A block laid out line by line (an SOW deliverable): ragged lines, not stretched ones.
+        lines=ParagraphStyle("lines", parent=body, alignment=0),
         item=ParagraphStyle(
             "item", parent=body, leftIndent=CLAUSE_INDENT + ITEM_INDENT,
             bulletIndent=CLAUSE_INDENT, bulletFontName=regular, spaceAfter=3,
@@ -216,9 +219,13 @@ class _Layout:
             )
             for block in section.blocks:
                 if block.marker:
-                    flowables.append(self.para(block.text, s.item, bulletText=block.marker))
+                    style, kw = s.item, {"bulletText": block.marker}
                 else:
-                    flowables.append(self.para(block.text, s.body))
+                    style, kw = (s.body if len(block.lines) == 1 else s.lines), {}
+                markup = "<br/>".join(self.markup(line) for line in block.lines)
+                paragraph = Paragraph(markup, style, **kw)
+                # A block of lines (one deliverable) reads as a unit: not split over two pages.
+                flowables.append(KeepTogether([paragraph]) if len(block.lines) > 1 else paragraph)
         return flowables
 
     def _heading(self, text: str) -> Flowable:
