@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 from contract_assets.domain.assembly import jurisdiction_info
 from contract_assets.domain.clause_library import longdate, quantity
@@ -144,6 +144,17 @@ def build_document(
         review=review,
         metadata_author=_inline(draft.parties[0].legal_name),
     )
+
+
+def registration_time(registered_at: datetime) -> datetime:
+    """The revision's registration time as the documents record it: UTC, whole seconds.
+
+    It is the creation and modification date of every PDF and DOCX of the revision, so a
+    re-render gives the same bytes and the date a viewer shows is when the request came in.
+    """
+    if registered_at.tzinfo is None:
+        raise ValueError("the registration time must carry its time zone (UTC)")
+    return registered_at.astimezone(UTC).replace(microsecond=0)
 
 
 def split_body(body: str, *, keep_line_breaks: bool = False) -> tuple[TextBlock, ...]:
