@@ -38,7 +38,14 @@ class Column:
 
     heading: str
     cell: Callable[[dict[str, Any]], str]
-    numeric: bool = False  # right-aligned, figures in a column
+    numeric: bool = False  # right-aligned, figures in a column, kept on one line
+    free_text: bool = False  # typed by people: may be one long word, so it may break anywhere
+    dates: bool = False  # a date is never broken at its hyphens; a cell's lines end at "\n"
+
+    @property
+    def css_class(self) -> str:
+        kinds = (("num", self.numeric), ("text", self.free_text), ("dates", self.dates))
+        return next((name for name, applies in kinds if applies), "")
 
 
 def stage_in_words(stage: str) -> str:
@@ -67,23 +74,23 @@ def _term(row: dict[str, Any]) -> str:
     start, end = _shown(row["effective_date"]), _shown(row["end_date"])
     if not start:
         return "From approval"  # no effective date before the revision is approved
-    return f"{start} to {end}" if end else start
+    return f"{start}\nto {end}" if end else start
 
 
 # Eleven columns that wrap within an A4 page and a 1280 px window: several register
 # fields share one cell (value and currency, level and score, start and end).
 TABLE_COLUMNS = (
-    Column("Contract", lambda r: _shown(r["contract_id"])),
+    Column("Contract", lambda r: _shown(r["contract_id"]), free_text=True),
     Column("Type", lambda r: _shown(r["type"]).upper()),
-    Column("Counterparty", lambda r: _shown(r["counterparty"])),
-    Column("Our entity", lambda r: _shown(r["our_entity"])),
+    Column("Counterparty", lambda r: _shown(r["counterparty"]), free_text=True),
+    Column("Our entity", lambda r: _shown(r["our_entity"]), free_text=True),
     Column("Revision (latest / in force)", _revisions),
     Column("Stage", lambda r: stage_in_words(_shown(r["status"]))),
     Column("Value", _value, numeric=True),
     Column("Risk (score)", _risk),
-    Column("Term", _term),
+    Column("Term", _term, dates=True),
     Column("Renews automatically", lambda r: "yes" if _shown(r["auto_renew"]) == "True" else "no"),
-    Column("Renewal notice by", lambda r: _shown(r["renewal_notice_date"])),
+    Column("Renewal notice by", lambda r: _shown(r["renewal_notice_date"]), dates=True),
 )
 
 
@@ -203,11 +210,13 @@ _TEMPLATE = HTML_ENVIRONMENT.from_string(
   td.num { text-align: right; font-variant-numeric: tabular-nums; }
   th.num { text-align: right; }
   table.narrow { width: auto; min-width: 30em; }
-  /* The table of all contracts fits the page: its cells wrap (long names anywhere), never
-     a sideways scroll. Money keeps its figures together. */
+  /* The table of all contracts fits the page: cells wrap between words, names and ids
+     people typed anywhere (one may be a single long word), never a sideways scroll.
+     Amounts and dates stay whole (a term is two short lines). */
   table.all { font-size: 8.5pt; table-layout: auto; }
-  table.all th, table.all td { overflow-wrap: anywhere; }
-  table.all td.num { white-space: nowrap; overflow-wrap: normal; }
+  table.all th, table.all td { overflow-wrap: break-word; }
+  table.all td.text { overflow-wrap: anywhere; }
+  table.all td.num, table.all td.dates { white-space: nowrap; }
   .note { color: #555; font-size: 9pt; }
   .none { color: #555; font-style: italic; }
   @page { size: A4; margin: 15mm 12mm; }
@@ -282,10 +291,12 @@ One row per contract: the revision in force is its latest executed revision.</p>
 <h2>All contracts</h2>
 {% if table %}
 <table class="all">
-<thead><tr>{% for column in columns %}<th scope="col"{% if column.numeric %} class="num"{% endif %}>{{ column.heading }}</th>{% endfor %}</tr></thead>
+<thead><tr>{% for column in columns %}<th scope="col" class="{{ column.css_class }}">{{ column.heading }}</th>{% endfor %}</tr></thead>
 <tbody>
 {% for cells in table %}
-<tr>{% for column in columns %}<td{% if column.numeric %} class="num"{% endif %}>{{ cells[loop.index0] }}</td>{% endfor %}</tr>
+<tr>{% for column in columns %}<td class="{{ column.css_class }}">
+{%- for line in cells[loop.index0].split("\n") %}{% if not loop.first %}<br>
+{% endif %}{{ line }}{% endfor %}</td>{% endfor %}</tr>
 {% endfor %}
 </tbody>
 </table>

@@ -135,6 +135,7 @@ def all_contracts_table(html: str) -> tuple[list[str], list[dict[str, str]]]:
     parser = _Table()
     parser.feed(html)
     headings, *rows = parser.rows
+    rows = [[" ".join(cell.split()) for cell in row] for row in rows]
     return headings, [dict(zip(headings, row, strict=True)) for row in rows]
 
 
@@ -170,10 +171,13 @@ def test_the_table_of_all_contracts_wraps_to_the_page_instead_of_scrolling():
     style = html.split("<style>")[1].split("</style>")[0]
     # No box that hides part of the table behind a sideways scroll bar.
     assert "overflow-x" not in style and "overflow: auto" not in style
-    # The cells wrap, headings included; only an amount keeps its figures on one line.
-    assert "table.all th, table.all td { overflow-wrap: anywhere; }" in style
+    # The cells wrap, headings included: names people typed anywhere, since one may be a
+    # single long word; only an amount and a date are kept whole.
+    assert "table.all th, table.all td { overflow-wrap: break-word; }" in style
+    assert "table.all td.text { overflow-wrap: anywhere; }" in style
+    assert '<td class="text">acme-nda</td>' in html
     nowrap = re.findall(r"([^{}]+)\{[^}]*white-space: nowrap", style)
-    assert [selector.strip() for selector in nowrap] == ["table.all td.num"]
+    assert [selector.strip() for selector in nowrap] == ["table.all td.num, table.all td.dates"]
     assert "size: A4" in style  # printed on A4, with the print rules below it
     assert "table.all { font-size: 7.5pt; }" in style.split("@media print")[1]
     headings, _ = all_contracts_table(html)
