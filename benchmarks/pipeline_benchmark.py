@@ -37,7 +37,8 @@ def bare_loop(requests: list[dict]) -> list[float]:
         )
         risk = assess_risk(partition_key=key, request=request, deviations=draft.deviations, playbook=playbook)
         required_approvals(risk.rules, playbook)
-        render_contract(draft, effective_date=draft.effective_date or date.today())
+        effective = draft.effective_date or date.today()
+        render_contract(draft, effective_date=effective, registered_at=datetime.now(UTC))
         timings.append(time.perf_counter() - start)
     return timings
 

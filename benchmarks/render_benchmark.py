@@ -18,7 +18,8 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 import pypdf
@@ -40,10 +41,11 @@ REQUESTS = Path(__file__).resolve().parents[1] / "examples" / "requests"
 SAMPLES = {"mutual NDA": "01-mutual-nda.yaml", "MSA + DPA annex": "02-msa-high-value.yaml"}
 COUNTERPARTY = "Zoë Ångström 株式会社"
 EFFECTIVE_DATE = date(2027, 1, 1)
+REGISTERED_AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # dates the PDF and DOCX
 RENDERERS: dict[str, Callable[..., bytes]] = {
     "html": render_html,
-    "pdf": render_pdf,
-    "docx": render_docx,
+    "pdf": partial(render_pdf, registered_at=REGISTERED_AT),
+    "docx": partial(render_docx, registered_at=REGISTERED_AT),
 }
 
 
@@ -90,7 +92,7 @@ def main() -> None:
     print(f"\nsteady state, {runs} runs each: median ms per document (min-max)")
     print(f"{'draft':<18}{'pages':>6}" + "".join(f"{fmt:>20}" for fmt in RENDERERS))
     for label, draft in drafts.items():
-        pdf = render_pdf(draft, effective_date=EFFECTIVE_DATE)
+        pdf = RENDERERS["pdf"](draft, effective_date=EFFECTIVE_DATE)
         pages = len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
         cells = []
         for render in RENDERERS.values():
@@ -108,7 +110,7 @@ def print_sealing(drafts: dict[str, ContractDraft], runs: int) -> None:
         trusted = read_certificates(files.certificate)
         cells = []
         for label, draft in drafts.items():
-            pdf = render_pdf(draft, effective_date=EFFECTIVE_DATE)
+            pdf = RENDERERS["pdf"](draft, effective_date=EFFECTIVE_DATE)
             sealed = seal_pdf(pdf, seal)
             seal_ms = statistics.median(milliseconds(lambda: seal_pdf(pdf, seal), runs))
             verify_ms = statistics.median(milliseconds(lambda: pdf_seal_problems(sealed, trusted), runs))

@@ -45,7 +45,9 @@ def mandatory_clauses_present(contract_draft: ContractDraft) -> AssetCheckResult
     missing = [cid for cid in contract_draft.mandatory_clause_ids if cid not in present]
     return AssetCheckResult(
         passed=not missing,
-        metadata={"mandatory": len(contract_draft.mandatory_clause_ids), "missing": missing},
+        # The clause ids, not their count: a number on a check is plotted across partitions
+        # as if it were one quantity over time, and each partition is a different contract.
+        metadata={"mandatory": list(contract_draft.mandatory_clause_ids), "missing": missing},
         description=f"missing mandatory clauses: {', '.join(missing)}" if missing else None,
     )
 

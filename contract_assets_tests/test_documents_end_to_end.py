@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import zipfile
+from datetime import UTC
 from pathlib import Path
 
 import docx
@@ -33,12 +34,13 @@ def rendered(tmp_path_factory):
     with path.open("w") as handle:
         yaml.dump(request, handle)
     with contract_home(root / "home", monkeypatch) as home, operations_for(home) as ops:
-        key = ops.submit(path).revision.partition_key
-        run_revision(home, ops.instance, key)
+        revision = ops.submit(path).revision
+        run_revision(home, ops.instance, revision.partition_key)
         status = ops.statuses()[0].as_json()
     monkeypatch.undo()
     assert status["stage"] == "ready_for_signature", status
-    return {kind: Path(p) for kind, p in status["artifacts"].items() if p}
+    artifacts = {kind: Path(p) for kind, p in status["artifacts"].items() if p}
+    return {**artifacts, "registered_at": revision.submitted_at}
 
 
 def test_pdf_text_layer_keeps_accents_cjk_and_template_syntax(rendered):
@@ -95,3 +97,11 @@ def test_html_escapes_markup_and_keeps_characters(rendered):
     assert "<script" not in html
     assert "{{ 7*7 }}" in html
     assert "&amp;amp;" in html  # the user's literal "&amp;" escaped once more
+
+
+def test_pdf_and_docx_are_dated_when_the_revision_was_registered(rendered):
+    registered = rendered["registered_at"].astimezone(UTC).replace(microsecond=0)
+    info = PdfReader(rendered["pdf"]).metadata
+    assert info.creation_date == info.modification_date == registered
+    properties = docx.Document(str(rendered["docx"])).core_properties
+    assert properties.created == properties.modified == registered

@@ -42,6 +42,7 @@ def review_copy(context: AssetExecutionContext, contract_draft: ContractDraft) -
 def contract_documents(
     context: AssetExecutionContext,
     contracts: ContractWorkspace,
+    contract_request: Revision,
     contract_draft: ContractDraft,
     approval_record: ApprovalRecord,
 ) -> Iterator[Output[RenderedDocuments]]:
@@ -50,7 +51,9 @@ def contract_documents(
         context.log.info(f"{context.partition_key} is {approval_record.status}: no documents")
         return
     effective_date = contract_draft.effective_date or approval_record.decided_at.astimezone(UTC).date()
-    documents = render_contract(contract_draft, effective_date=effective_date)
+    documents = render_contract(
+        contract_draft, effective_date=effective_date, registered_at=contract_request.submitted_at
+    )
     audited = audit_step(
         context,
         contracts.workspace(),

@@ -324,7 +324,12 @@ def _draft_clause(
         return []
     if clause.body is not None:
         body = _render(clause.body, context, where)
-        return [DraftClause(clause_id=clause.id, title=clause.title, body=body)]
+        return [
+            DraftClause(
+                clause_id=clause.id, title=clause.title, body=body,
+                keep_line_breaks=clause.keep_line_breaks,
+            )
+        ]
 
     for candidate in clause.positions:
         where = f"clause '{clause.id}' ({clause.source}), position '{candidate.spec.position}'"
@@ -343,7 +348,12 @@ def _draft_clause(
         deviations.append(
             Deviation(clause_id=clause.id, position=position, description=description)
         )
-    return [DraftClause(clause_id=clause.id, title=clause.title, body=body, position=position)]
+    return [
+        DraftClause(
+            clause_id=clause.id, title=clause.title, body=body, position=position,
+            keep_line_breaks=clause.keep_line_breaks,
+        )
+    ]
 
 
 def _custom_clauses(request: ContractRequest) -> list[DraftClause]:

@@ -165,6 +165,9 @@ class ClauseFrontMatter(_Spec):
     fallbacks: list[ClausePosition] = []
     # Wordings for different circumstances (e.g. governing law); any number are standard.
     variants: list[ClausePosition] = []
+    # Each line of the body is a line of the contract (fields one per line); without it a
+    # single line break inside a paragraph is a soft wrap.
+    keep_line_breaks: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> ClauseFrontMatter:
@@ -244,6 +247,7 @@ class Clause:
     body: jinja2.Template | None  # None when the text comes from fallbacks or variants
     applies_when: Condition | None
     positions: tuple[CompiledPosition, ...]
+    keep_line_breaks: bool = False
 
 
 @dataclass(frozen=True)
@@ -393,6 +397,7 @@ def _load_clause(env: jinja2.Environment, rel: str, text: str) -> Clause:
             compile_.condition(spec.applies_when, "applies_when") if spec.applies_when else None
         ),
         positions=positions,
+        keep_line_breaks=spec.keep_line_breaks,
     )
 
 

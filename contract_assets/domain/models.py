@@ -284,6 +284,9 @@ class DraftClause(StrictModel):
     body: str  # plain text; paragraphs separated by a blank line; never markup
     position: str = "standard"  # the fallback position chosen
     source: Literal["library", "custom"] = "library"
+    # The clause is laid out line by line (its front matter says so): every format starts
+    # each line of a paragraph on a new line, where otherwise a line break is a soft wrap.
+    keep_line_breaks: bool = False
 
 
 class Deviation(StrictModel):

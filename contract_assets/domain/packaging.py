@@ -55,15 +55,19 @@ def _file(kind: str, filename: str, media_type: str, data: bytes) -> RenderedFil
     )
 
 
-def render_contract(draft: ContractDraft, *, effective_date: date) -> RenderedDocuments:
-    """The contract for signature as HTML, PDF and DOCX."""
+def render_contract(
+    draft: ContractDraft, *, effective_date: date, registered_at: datetime
+) -> RenderedDocuments:
+    """The contract for signature as HTML, PDF and DOCX; the PDF and DOCX are dated
+    `registered_at`, the revision's registration time (`Revision.submitted_at`)."""
     stem = draft.partition_key
+    dated = {"effective_date": effective_date, "registered_at": registered_at}
     outputs = {
         ("html", f"{stem}.html", "text/html; charset=utf-8"): render_html(
             draft, effective_date=effective_date
         ),
-        ("pdf", f"{stem}.pdf", "application/pdf"): render_pdf(draft, effective_date=effective_date),
-        ("docx", f"{stem}.docx", _DOCX): render_docx(draft, effective_date=effective_date),
+        ("pdf", f"{stem}.pdf", "application/pdf"): render_pdf(draft, **dated),
+        ("docx", f"{stem}.docx", _DOCX): render_docx(draft, **dated),
     }
     return RenderedDocuments(
         partition_key=draft.partition_key,

@@ -6,12 +6,15 @@ script), so it opens from disk, prints, and can be mailed as it is.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pandas as pd
 
+from contract_assets.domain.clause_library import money
 from contract_assets.domain.files import sha256_bytes
 from contract_assets.domain.models import FileBundle, RenderedFile
 from contract_assets.domain.register import as_date, renewals_due
@@ -26,6 +29,69 @@ STATUS_ORDER = [
     "rejected", "changes_requested", "expired", "superseded", "failed",
 ]  # fmt: skip
 RISK_ORDER = ["low", "medium", "high", "critical"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the report's table of all contracts: a heading people read and how a
+    register row shows in it."""
+
+    heading: str
+    cell: Callable[[dict[str, Any]], str]
+    numeric: bool = False  # right-aligned, figures in a column, kept on one line
+    free_text: bool = False  # typed by people: may be one long word, so it may break anywhere
+    dates: bool = False  # a date is never broken at its hyphens; a cell's lines end at "\n"
+
+    @property
+    def css_class(self) -> str:
+        kinds = (("num", self.numeric), ("text", self.free_text), ("dates", self.dates))
+        return next((name for name, applies in kinds if applies), "")
+
+
+def stage_in_words(stage: str) -> str:
+    """"ready_for_signature" -> "Ready for signature"."""
+    return stage.replace("_", " ").capitalize()
+
+
+def _revisions(row: dict[str, Any]) -> str:
+    in_force = _shown(row["revision_in_force"])
+    return f"{_shown(row['latest_revision'])} / {in_force or 'none'}"
+
+
+def _value(row: dict[str, Any]) -> str:
+    amount, currency = _shown(row["value_amount"]), _shown(row["currency"])
+    return money(Decimal(amount), currency) if amount and currency else ""
+
+
+def _risk(row: dict[str, Any]) -> str:
+    level, score = _shown(row["risk_level"]), _shown(row["risk_score"])
+    if not level:
+        return "Not assessed"
+    return f"{level.capitalize()} ({score})" if score else level.capitalize()
+
+
+def _term(row: dict[str, Any]) -> str:
+    start, end = _shown(row["effective_date"]), _shown(row["end_date"])
+    if not start:
+        return "From approval"  # no effective date before the revision is approved
+    return f"{start}\nto {end}" if end else start
+
+
+# Eleven columns that wrap within an A4 page and a 1280 px window: several register
+# fields share one cell (value and currency, level and score, start and end).
+TABLE_COLUMNS = (
+    Column("Contract", lambda r: _shown(r["contract_id"]), free_text=True),
+    Column("Type", lambda r: _shown(r["type"]).upper()),
+    Column("Counterparty", lambda r: _shown(r["counterparty"]), free_text=True),
+    Column("Our entity", lambda r: _shown(r["our_entity"]), free_text=True),
+    Column("Revision (latest / in force)", _revisions),
+    Column("Stage", lambda r: stage_in_words(_shown(r["status"]))),
+    Column("Value", _value, numeric=True),
+    Column("Risk (score)", _risk),
+    Column("Term", _term, dates=True),
+    Column("Renews automatically", lambda r: "yes" if _shown(r["auto_renew"]) == "True" else "no"),
+    Column("Renewal notice by", lambda r: _shown(r["renewal_notice_date"]), dates=True),
+)
 
 
 class RegisterReport(FileBundle):
@@ -68,8 +134,8 @@ def build_register_report(register: pd.DataFrame, today: date, generated_at: dat
     data = _TEMPLATE.render(
         today=today,
         generated_at=generated_at,
-        rows=rows,
-        columns=list(register.columns),
+        table=[[column.cell(r) for column in TABLE_COLUMNS] for r in rows],
+        columns=TABLE_COLUMNS,
         contracts=len(rows),
         in_force=in_force,
         awaiting=awaiting,
@@ -79,7 +145,6 @@ def build_register_report(register: pd.DataFrame, today: date, generated_at: dat
         renewals=renewals,
         values=sorted(values.items()),
         horizon_days=RENEWAL_HORIZON_DAYS,
-        shown=_shown,
     ).encode()
     return RegisterReport(
         partition_key="contract_register",
@@ -143,13 +208,24 @@ _TEMPLATE = HTML_ENVIRONMENT.from_string(
   th, td { text-align: left; padding: 0.25em 0.5em; border-bottom: 1px solid #ddd; vertical-align: top; }
   th { background: #f2f2f2; }
   td.num { text-align: right; font-variant-numeric: tabular-nums; }
+  th.num { text-align: right; }
   table.narrow { width: auto; min-width: 30em; }
-  .wide { overflow-x: auto; }
-  table.all { font-size: 8.5pt; }
-  table.all th { white-space: nowrap; }
+  /* The table of all contracts fits the page: cells wrap between words, names and ids
+     people typed anywhere (one may be a single long word), never a sideways scroll.
+     Amounts and dates stay whole (a term is two short lines). */
+  table.all { font-size: 8.5pt; table-layout: auto; }
+  table.all th, table.all td { overflow-wrap: break-word; }
+  table.all td.text { overflow-wrap: anywhere; }
+  table.all td.num, table.all td.dates { white-space: nowrap; }
   .note { color: #555; font-size: 9pt; }
   .none { color: #555; font-style: italic; }
-  @media print { .charts { display: block; } .chart { page-break-inside: avoid; } }
+  @page { size: A4; margin: 15mm 12mm; }
+  @media print {
+    body { max-width: none; margin: 0; padding: 0; }
+    .charts { display: block; } .chart { page-break-inside: avoid; }
+    table.all { font-size: 7.5pt; }
+    table.all tr { break-inside: avoid; }
+  }
 </style>
 </head>
 <body>
@@ -204,7 +280,7 @@ One row per contract: the revision in force is its latest executed revision.</p>
 <table class="narrow">
 <tr><th>Type</th><th>Currency</th><th>Contracts</th><th>Total</th></tr>
 {% for (type, currency), (count, total) in values %}
-<tr><td>{{ type }}</td><td>{{ currency }}</td><td class="num">{{ count }}</td><td class="num">{{ "{:,.2f}".format(total) }}</td></tr>
+<tr><td>{{ type | upper }}</td><td>{{ currency }}</td><td class="num">{{ count }}</td><td class="num">{{ "{:,.2f}".format(total) }}</td></tr>
 {% endfor %}
 </table>
 <p class="note">An sow's value usually falls within its MSA's: the rows are not meant to be added up.</p>
@@ -213,15 +289,17 @@ One row per contract: the revision in force is its latest executed revision.</p>
 {% endif %}
 
 <h2>All contracts</h2>
-{% if rows %}
-<div class="wide">
+{% if table %}
 <table class="all">
-<tr>{% for column in columns %}<th>{{ column }}</th>{% endfor %}</tr>
-{% for r in rows %}
-<tr>{% for column in columns %}<td>{{ shown(r[column]) }}</td>{% endfor %}</tr>
+<thead><tr>{% for column in columns %}<th scope="col" class="{{ column.css_class }}">{{ column.heading }}</th>{% endfor %}</tr></thead>
+<tbody>
+{% for cells in table %}
+<tr>{% for column in columns %}<td class="{{ column.css_class }}">
+{%- for line in cells[loop.index0].split("\n") %}{% if not loop.first %}<br>
+{% endif %}{{ line }}{% endfor %}</td>{% endfor %}</tr>
 {% endfor %}
+</tbody>
 </table>
-</div>
 {% else %}
 <p class="none">No contracts yet.</p>
 {% endif %}

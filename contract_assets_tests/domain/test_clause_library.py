@@ -39,7 +39,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 def test_shipped_library_has_a_version_and_a_template_for_every_contract_type():
     library = load_library()
-    assert library.version == "2026.11.1"
+    assert library.version == "2026.11.2"
     assert {t.spec.contract_type for t in library.templates.values()} == set(ContractType)
     assert sorted(library.templates) == ["dpa", "msa", "nda-mutual", "nda-one-way", "sow"]
     assert library.annexes["dpa"].clauses[0] == "dpa-annex-scope"

@@ -3,7 +3,9 @@ user text shown literally."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
+from html.parser import HTMLParser
 
 import pandas as pd
 
@@ -98,3 +100,85 @@ def test_an_empty_register_says_so():
     report, html = report_of()
     assert report.contracts == 0
     assert "No contracts yet." in html
+
+
+class _Table(HTMLParser):
+    """The headings and the rows of cell text of the page's `table.all`."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.headings: list[str] = []
+        self.rows: list[list[str]] = []
+        self._inside = self._cell = False
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "table":
+            self._inside = ("class", "all") in attrs
+        elif self._inside and tag == "tr":
+            self.rows.append([])
+        elif self._inside and tag in ("th", "td"):
+            self._cell = True
+            self.rows[-1].append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._inside = False
+        elif tag in ("th", "td"):
+            self._cell = False
+
+    def handle_data(self, data: str) -> None:
+        if self._inside and self._cell:
+            self.rows[-1][-1] += data
+
+
+def all_contracts_table(html: str) -> tuple[list[str], list[dict[str, str]]]:
+    parser = _Table()
+    parser.feed(html)
+    headings, *rows = parser.rows
+    rows = [[" ".join(cell.split()) for cell in row] for row in rows]
+    return headings, [dict(zip(headings, row, strict=True)) for row in rows]
+
+
+def test_the_table_of_all_contracts_reads_as_words_not_register_fields():
+    _, html = report_of(
+        row("blue-fjord-msa", type="msa", status="awaiting_approval", value_amount="480000.00",
+            currency="EUR", risk_level="high", risk_score=52, auto_renew=True,
+            effective_date=date(2026, 12, 1), end_date=date(2028, 11, 30),
+            renewal_notice_date=date(2028, 10, 31)),
+        row("acme-nda", status="ready_for_signature", revision_in_force=1, latest_revision=2),
+    )  # fmt: skip
+    headings, rows = all_contracts_table(html)
+    assert headings == [
+        "Contract", "Type", "Counterparty", "Our entity", "Revision (latest / in force)",
+        "Stage", "Value", "Risk (score)", "Term", "Renews automatically", "Renewal notice by",
+    ]  # fmt: skip
+    msa, nda = sorted(rows, key=lambda r: r["Contract"], reverse=True)
+    assert msa == {
+        "Contract": "blue-fjord-msa", "Type": "MSA", "Counterparty": "Acme Robotics LLC",
+        "Our entity": "orbital-inc", "Revision (latest / in force)": "1 / none",
+        "Stage": "Awaiting approval", "Value": "EUR 480,000.00", "Risk (score)": "High (52)",
+        "Term": "2026-12-01 to 2028-11-30", "Renews automatically": "yes",
+        "Renewal notice by": "2028-10-31",
+    }  # fmt: skip
+    assert nda["Stage"] == "Ready for signature"
+    assert nda["Revision (latest / in force)"] == "2 / 1"
+    assert (nda["Value"], nda["Risk (score)"], nda["Term"]) == ("", "Not assessed", "From approval")
+    assert nda["Renews automatically"] == "no"
+
+
+def test_the_table_of_all_contracts_wraps_to_the_page_instead_of_scrolling():
+    _, html = report_of(row("acme-nda"))
+    style = html.split("<style>")[1].split("</style>")[0]
+    # No box that hides part of the table behind a sideways scroll bar.
+    assert "overflow-x" not in style and "overflow: auto" not in style
+    # The cells wrap, headings included: names people typed anywhere, since one may be a
+    # single long word; only an amount and a date are kept whole.
+    assert "table.all th, table.all td { overflow-wrap: break-word; }" in style
+    assert "table.all td.text { overflow-wrap: anywhere; }" in style
+    assert '<td class="text">acme-nda</td>' in html
+    nowrap = re.findall(r"([^{}]+)\{[^}]*white-space: nowrap", style)
+    assert [selector.strip() for selector in nowrap] == ["table.all td.num, table.all td.dates"]
+    assert "size: A4" in style  # printed on A4, with the print rules below it
+    assert "table.all { font-size: 7.5pt; }" in style.split("@media print")[1]
+    headings, _ = all_contracts_table(html)
+    assert len(headings) <= 11

@@ -13,7 +13,8 @@ import shutil
 import subprocess
 import zipfile
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
+from functools import partial
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -21,6 +22,8 @@ import docx
 import pypdf
 import pytest
 
+from contract_assets.domain.assembly import assemble_draft
+from contract_assets.domain.clause_library import load_entities, load_library
 from contract_assets.domain.models import (
     ContractDraft,
     DraftAnnex,
@@ -42,6 +45,8 @@ THEIR_SIGNATORY = "Åsa Nyström-Tanaka 田中"
 LITERALS = ("{{ x }}", "<script>alert(1)</script>", "&amp;")
 REVIEW_MARK = "DRAFT FOR REVIEW – NOT FOR SIGNATURE"
 EFFECTIVE = date(2027, 1, 1)
+# When the revision was registered (Revision.submitted_at): the PDF and DOCX are dated so.
+REGISTERED = datetime(2026, 11, 30, 21, 14, 5, 123456, tzinfo=UTC)
 
 
 def make_draft(*, extra_clause: DraftClause | None = None) -> ContractDraft:
@@ -184,8 +189,8 @@ def pdf_text(data: bytes) -> str:
 # Visible text of each format; HTML text is whitespace-normalised like the others' lines.
 FORMATS: dict[str, tuple[Callable[..., bytes], Callable[[bytes], str]]] = {
     "html": (render_html, html_text),
-    "pdf": (render_pdf, pdf_text),
-    "docx": (render_docx, docx_text),
+    "pdf": (partial(render_pdf, registered_at=REGISTERED), pdf_text),
+    "docx": (partial(render_docx, registered_at=REGISTERED), docx_text),
 }
 
 
@@ -315,7 +320,7 @@ def test_pdf_is_a4_with_page_x_of_y_on_every_page() -> None:
             clause_id="general", title="General", body="\n\n".join(["Boilerplate text. " * 60] * 8)
         )
     )
-    data = render_pdf(draft, effective_date=EFFECTIVE)
+    data = render_pdf(draft, effective_date=EFFECTIVE, registered_at=REGISTERED)
     reader = pypdf.PdfReader(io.BytesIO(data))
     pages = [page.extract_text() for page in reader.pages]
     assert len(pages) >= 3
@@ -326,7 +331,8 @@ def test_pdf_is_a4_with_page_x_of_y_on_every_page() -> None:
 
 
 def test_pdf_embeds_every_font_it_uses() -> None:
-    reader = pypdf.PdfReader(io.BytesIO(render_pdf(make_draft(), effective_date=EFFECTIVE)))
+    data = render_pdf(make_draft(), effective_date=EFFECTIVE, registered_at=REGISTERED)
+    reader = pypdf.PdfReader(io.BytesIO(data))
     fonts = {}
     for page in reader.pages:
         for font in page["/Resources"]["/Font"].values():
@@ -346,7 +352,7 @@ def test_pdf_character_without_any_font_is_an_error_not_a_blank() -> None:
         extra_clause=DraftClause(clause_id="x", title="Symbols", body=f"Seal: {hieroglyph}")
     )
     with pytest.raises(MissingGlyphError) as info:
-        render_pdf(draft, effective_date=EFFECTIVE)
+        render_pdf(draft, effective_date=EFFECTIVE, registered_at=REGISTERED)
     assert info.value.characters == (hieroglyph,)
     assert "U+13000" in str(info.value)
     assert FONT_DIR_ENV in str(info.value)
@@ -359,13 +365,14 @@ def test_font_folder_override_is_searched_first(tmp_path: Path, monkeypatch) -> 
     monkeypatch.setenv(FONT_DIR_ENV, str(tmp_path))
     overridden = load_font_set()
     assert overridden.regular.path == tmp_path / system.regular.path.name
-    assert COUNTERPARTY in pdf_text(render_pdf(make_draft(), effective_date=EFFECTIVE))
+    data = render_pdf(make_draft(), effective_date=EFFECTIVE, registered_at=REGISTERED)
+    assert COUNTERPARTY in pdf_text(data)
 
 
 @pytest.mark.slow
 def test_pdf_renders_to_images_with_pdftoppm(tmp_path: Path) -> None:
     program = require_program("pdftoppm")
-    data = render_pdf(make_draft(), effective_date=EFFECTIVE, review=True)
+    data = render_pdf(make_draft(), effective_date=EFFECTIVE, registered_at=REGISTERED, review=True)
     (tmp_path / "contract.pdf").write_bytes(data)
     subprocess.run(
         [program, "-r", "50", "-png", str(tmp_path / "contract.pdf"), str(tmp_path / "page")],
@@ -380,7 +387,7 @@ def test_pdf_renders_to_images_with_pdftoppm(tmp_path: Path) -> None:
 
 
 def test_docx_structure_for_word() -> None:
-    data = render_docx(make_draft(), effective_date=EFFECTIVE)
+    data = render_docx(make_draft(), effective_date=EFFECTIVE, registered_at=REGISTERED)
     document = docx.Document(io.BytesIO(data))
     section = document.sections[0]
     assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)
@@ -419,7 +426,9 @@ def test_docx_structure_for_word() -> None:
 def test_docx_converts_with_libreoffice_and_keeps_every_character(tmp_path: Path) -> None:
     program = require_program("libreoffice")
     source = tmp_path / "contract.docx"
-    source.write_bytes(render_docx(make_draft(), effective_date=EFFECTIVE, review=True))
+    source.write_bytes(
+        render_docx(make_draft(), effective_date=EFFECTIVE, registered_at=REGISTERED, review=True)
+    )
     profile = tmp_path / "lo-profile"  # its own profile: parallel runs do not clash
     result = subprocess.run(
         [
@@ -435,3 +444,131 @@ def test_docx_converts_with_libreoffice_and_keeps_every_character(tmp_path: Path
     for expected in (COUNTERPARTY, THEIR_SIGNATORY, REVIEW_MARK, *LITERALS):
         assert expected in text
     assert f"Page 1 of {len(pages)}" in text
+
+
+# --- clauses laid out line by line ---------------------------------------------------------
+
+DELIVERABLES = [
+    [
+        "Deliverable 1: Audit",
+        "Description: Review of the current stack",
+        "Due date: 15 February 2027",
+        "Fee: USD 40,000.00",
+    ],
+    [
+        "Deliverable 2: Migration plan",
+        "Description: Target architecture and plan",
+        "Due date: 1 April 2027",
+        "Fee: USD 60,000.00",
+    ],
+]
+
+
+@pytest.fixture
+def sow_draft(validate, make_raw) -> ContractDraft:
+    """The SOW of the domain conftest (two deliverables) drafted from the shipped library."""
+    request = validate(make_raw("sow"))
+    parent = validate(make_raw("msa"))
+    return assemble_draft(
+        partition_key="acme-sow-1.r1", revision=1, request=request, request_hash="f" * 64,
+        entity=load_entities()[request.our_entity], library=load_library(), parent=parent,
+    )  # fmt: skip
+
+
+class _Paragraphs(HTMLParser):
+    """Each <p> of a page as its lines: a <br> starts a new line."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.paragraphs: list[list[str]] = []
+        self._open = False
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "p":
+            self._open = True
+            self.paragraphs.append([""])
+        elif tag == "br" and self._open:
+            self.paragraphs[-1].append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "p":
+            self._open = False
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            self.paragraphs[-1][-1] += data
+
+
+def html_paragraphs(data: bytes) -> list[list[str]]:
+    parser = _Paragraphs()
+    parser.feed(data.decode("utf-8"))
+    return [[" ".join(line.split()) for line in p] for p in parser.paragraphs]
+
+
+def test_sow_deliverables_are_one_block_each_with_a_field_per_line_in_html(sow_draft) -> None:
+    paragraphs = html_paragraphs(render_html(sow_draft, effective_date=EFFECTIVE))
+    for deliverable in DELIVERABLES:
+        assert deliverable in paragraphs, f"no <p> holding exactly {deliverable}"
+
+
+def test_sow_deliverables_have_a_field_per_line_in_pdf_text(sow_draft) -> None:
+    data = FORMATS["pdf"][0](sow_draft, effective_date=EFFECTIVE)
+    lines = [line.strip() for line in pdf_text(data).splitlines()]
+    for deliverable in DELIVERABLES:
+        start = lines.index(deliverable[0])
+        assert lines[start:start + len(deliverable)] == deliverable
+
+
+def test_sow_deliverables_are_one_paragraph_each_with_a_field_per_line_in_docx(sow_draft) -> None:
+    document = docx.Document(io.BytesIO(FORMATS["docx"][0](sow_draft, effective_date=EFFECTIVE)))
+    paragraphs = [p.text.split("\n") for p in document.paragraphs]
+    for deliverable in DELIVERABLES:
+        assert deliverable in paragraphs, f"no paragraph holding exactly {deliverable}"
+
+
+def test_a_custom_clause_wrapped_by_its_writer_still_reads_as_one_paragraph() -> None:
+    wrapped = DraftClause(
+        clause_id="custom-2", title="Credits", source="custom",
+        body="Service credits are the Customer's\nsole remedy for missed availability.",
+    )  # fmt: skip
+    draft = make_draft(extra_clause=wrapped)
+    sentence = "Service credits are the Customer's sole remedy for missed availability."
+    assert [sentence] in html_paragraphs(render_html(draft, effective_date=EFFECTIVE))
+    pdf = render_pdf(draft, effective_date=EFFECTIVE, registered_at=REGISTERED)
+    assert sentence in pdf_text(pdf).splitlines()
+    document = docx.Document(
+        io.BytesIO(render_docx(draft, effective_date=EFFECTIVE, registered_at=REGISTERED))
+    )
+    assert sentence in [p.text for p in document.paragraphs]
+
+
+# --- dates in the files --------------------------------------------------------------------
+
+
+def test_pdf_is_dated_when_the_revision_was_registered_and_renders_the_same_twice() -> None:
+    data = render_pdf(make_draft(), effective_date=EFFECTIVE, registered_at=REGISTERED)
+    again = render_pdf(make_draft(), effective_date=EFFECTIVE, registered_at=REGISTERED)
+    assert data == again
+    info = pypdf.PdfReader(io.BytesIO(data)).metadata
+    assert info["/CreationDate"] == info["/ModDate"] == "D:20261130211405+00'00'"
+    registered = datetime(2026, 11, 30, 21, 14, 5, tzinfo=UTC)
+    assert info.creation_date == info.modification_date == registered
+
+
+def test_docx_is_dated_when_the_revision_was_registered_and_renders_the_same_twice() -> None:
+    data = render_docx(make_draft(), effective_date=EFFECTIVE, registered_at=REGISTERED)
+    assert data == render_docx(make_draft(), effective_date=EFFECTIVE, registered_at=REGISTERED)
+    properties = docx.Document(io.BytesIO(data)).core_properties
+    registered = datetime(2026, 11, 30, 21, 14, 5, tzinfo=UTC)
+    assert properties.created == properties.modified == registered
+
+
+@pytest.mark.parametrize("fmt", ["pdf", "docx"])
+def test_a_registration_time_in_another_zone_is_recorded_in_utc(fmt: str) -> None:
+    render, _ = FORMATS[fmt]
+    in_berlin = REGISTERED.astimezone(timezone(timedelta(hours=1)))
+    assert render(make_draft(), effective_date=EFFECTIVE, registered_at=in_berlin) == render(
+        make_draft(), effective_date=EFFECTIVE
+    )
+    with pytest.raises(ValueError, match="time zone"):
+        render(make_draft(), effective_date=EFFECTIVE, registered_at=REGISTERED.replace(tzinfo=None))

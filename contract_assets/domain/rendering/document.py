@@ -2,15 +2,15 @@
 
 `build_document` turns a ContractDraft into plain strings in reading order: the HTML,
 PDF and DOCX renderers only lay them out, so the three formats always carry the same
-words. Nothing here interprets user text: clause bodies are split into paragraphs and
-sub-items, never parsed as markup.
+words. Nothing here interprets user text: clause bodies are split into paragraphs, their
+lines and sub-items, never parsed as markup.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 from contract_assets.domain.assembly import jurisdiction_info
 from contract_assets.domain.clause_library import longdate, quantity
@@ -41,10 +41,18 @@ _SUB_ITEM = re.compile(r"^\((?:[a-z]{1,2}|[ivxlc]{1,6}|\d{1,3})\)\s+")
 
 @dataclass(frozen=True)
 class TextBlock:
-    """One paragraph of a clause body; `marker` is "(a)" etc. for a sub-item, else empty."""
+    """One paragraph of a clause body; `marker` is "(a)" etc. for a sub-item, else empty.
 
-    text: str
+    `lines` holds more than one line where the clause lays its text out line by line (one
+    field of an SOW deliverable per line): every format starts each on a new line.
+    """
+
+    lines: tuple[str, ...]
     marker: str = ""
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,8 @@ class ContractDocument:
             texts += [label, *values]
         texts += [part for pair in self.key_terms for part in pair]
         for section in (*self.sections, *(s for a in self.annexes for s in a.sections)):
-            texts += [section.number, section.title, *(b.marker + b.text for b in section.blocks)]
+            texts += [section.number, section.title, *(b.marker for b in section.blocks)]
+            texts += [line for block in section.blocks for line in block.lines]
         texts += [annex.heading for annex in self.annexes]
         for sig in self.signatures:
             texts += [sig.party_name, sig.name, sig.title]
@@ -137,11 +146,23 @@ def build_document(
     )
 
 
-def split_body(body: str) -> tuple[TextBlock, ...]:
+def registration_time(registered_at: datetime) -> datetime:
+    """The revision's registration time as the documents record it: UTC, whole seconds.
+
+    It is the creation and modification date of every PDF and DOCX of the revision, so a
+    re-render gives the same bytes and the date a viewer shows is when the request came in.
+    """
+    if registered_at.tzinfo is None:
+        raise ValueError("the registration time must carry its time zone (UTC)")
+    return registered_at.astimezone(UTC).replace(microsecond=0)
+
+
+def split_body(body: str, *, keep_line_breaks: bool = False) -> tuple[TextBlock, ...]:
     """Paragraphs (split at blank lines) and "(a)" sub-items of a plain-text clause body.
 
-    Single line breaks inside a paragraph are soft wraps and become spaces, unless the
-    next line opens a sub-item.
+    A line that opens a sub-item starts a new block. Other single line breaks inside a
+    paragraph are soft wraps and become spaces, unless `keep_line_breaks` (a clause laid out
+    line by line, such as the fields of an SOW deliverable): then each line stays a line.
     """
     blocks: list[TextBlock] = []
     for paragraph in _BLANK_LINE.split(body.replace("\r\n", "\n").replace("\r", "\n")):
@@ -154,13 +175,17 @@ def split_body(body: str) -> tuple[TextBlock, ...]:
             match = _SUB_ITEM.match(line)
             if match:
                 if current:
-                    blocks.append(TextBlock(" ".join(current), marker))
+                    blocks.append(_block(current, marker, keep_line_breaks))
                 marker, current = match.group(0).strip(), [line[match.end():]]
             else:
                 current.append(line)
         if current:
-            blocks.append(TextBlock(" ".join(current), marker))
+            blocks.append(_block(current, marker, keep_line_breaks))
     return tuple(blocks)
+
+
+def _block(lines: list[str], marker: str, keep_line_breaks: bool) -> TextBlock:
+    return TextBlock(tuple(lines) if keep_line_breaks else (" ".join(lines),), marker)
 
 
 def _party_table(parties: list[Party]) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -181,7 +206,11 @@ def _inline(text: str) -> str:
 
 def _sections(clauses: list[DraftClause]) -> tuple[Section, ...]:
     return tuple(
-        Section(number=f"{i}.", title=_inline(clause.title), blocks=split_body(clause.body))
+        Section(
+            number=f"{i}.",
+            title=_inline(clause.title),
+            blocks=split_body(clause.body, keep_line_breaks=clause.keep_line_breaks),
+        )
         for i, clause in enumerate(clauses, start=1)
     )
 

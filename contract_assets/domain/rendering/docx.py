@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import date
+from datetime import date, datetime
 
 from docx import Document
 from docx.document import Document as WordDocument
@@ -18,7 +18,12 @@ from docx.text.paragraph import Paragraph
 
 from contract_assets.domain.models import ContractDraft
 from contract_assets.domain.rendering import document as wording
-from contract_assets.domain.rendering.document import ContractDocument, Section, build_document
+from contract_assets.domain.rendering.document import (
+    ContractDocument,
+    Section,
+    build_document,
+    registration_time,
+)
 
 # Word picks the font per character class: Latin text uses LATIN_FONT, CJK text the
 # w:eastAsia font. Where a font is missing, Word and LibreOffice substitute one that has
@@ -46,15 +51,20 @@ _AFTER_PBDR = (
 
 
 def render_docx(
-    draft: ContractDraft, *, effective_date: date | None, review: bool = False
+    draft: ContractDraft,
+    *,
+    effective_date: date | None,
+    registered_at: datetime,
+    review: bool = False,
 ) -> bytes:
-    """The contract as DOCX bytes: real headings, numbered clauses, page-number footer."""
+    """The contract as DOCX bytes: real headings, numbered clauses, page-number footer; its
+    created and modified properties are `registered_at` (the revision's registration time)."""
     doc = build_document(draft, effective_date=effective_date, review=review)
     word = Document()
     _set_up_page(word)
     _set_up_styles(word)
     _set_up_header_and_footer(word, doc)
-    _set_properties(word, doc)
+    _set_properties(word, doc, registration_time(registered_at))
 
     if doc.review:
         _review_banner(word)
@@ -124,9 +134,13 @@ def _sections(word: WordDocument, sections: tuple[Section, ...]) -> None:
             if block.marker:
                 _hanging(paragraph, CLAUSE_INDENT + ITEM_INDENT, hang=ITEM_INDENT)
                 paragraph.paragraph_format.space_after = Pt(3)
-                paragraph.add_run(f"{block.marker}\t{block.text}")
-            else:
-                paragraph.add_run(block.text)
+                paragraph.add_run(f"{block.marker}\t")
+            elif len(block.lines) > 1:
+                paragraph.alignment = WD_ALIGN_PARAGRAPH.LEFT  # ragged lines, not stretched
+            for i, line in enumerate(block.lines):
+                run = paragraph.add_run(line)
+                if i < len(block.lines) - 1:
+                    run.add_break()  # a line break inside the paragraph, as Shift+Enter
 
 
 def _signatures(word: WordDocument, doc: ContractDocument) -> None:
@@ -251,7 +265,7 @@ def _set_up_header_and_footer(word: WordDocument, doc: ContractDocument) -> None
         run.font.color.rgb = REVIEW_RED
 
 
-def _set_properties(word: WordDocument, doc: ContractDocument) -> None:
+def _set_properties(word: WordDocument, doc: ContractDocument, dated: datetime) -> None:
     properties = word.core_properties
     properties.title = doc.title
     properties.subject = doc.document_id
@@ -260,11 +274,9 @@ def _set_properties(word: WordDocument, doc: ContractDocument) -> None:
     properties.identifier = doc.document_id
     properties.content_status = wording.REVIEW_MARK if doc.review else "For signature"
     properties.revision = 1
-    # No creation time: the same draft renders to the same bytes.
-    element = properties._element
-    for tag in ("dcterms:created", "dcterms:modified"):
-        for node in element.findall(qn(tag)):
-            element.remove(node)
+    # The registration time, not the clock: the same revision renders to the same bytes.
+    # python-docx writes the time as given with a "Z", so it gets the UTC time without zone.
+    properties.created = properties.modified = dated.replace(tzinfo=None)
 
 
 def _set_fonts(fonts) -> None:

@@ -76,6 +76,8 @@ _TEMPLATE = HTML_ENVIRONMENT.from_string(
 {{ clause_css }}
   .clause p.item { margin-left: 5.2em; text-indent: -2.4em; }
   .clause p.item .marker { display: inline-block; width: 2.4em; text-indent: 0; }
+  /* A block laid out line by line (an SOW deliverable): ragged lines, not stretched ones. */
+  .clause p.lines { text-align: left; }
   table.cover {
     border-collapse: collapse; width: 100%; margin: 0.2em 0 0.8em; table-layout: fixed;
   }
@@ -145,15 +147,18 @@ _TEMPLATE = HTML_ENVIRONMENT.from_string(
 </table>
 </section>
 
+{# A block's own lines, each from a new line. #}
+{% macro lines(block) %}{% for line in block.lines %}{% if not loop.first %}<br>
+{% endif %}{{ line }}{% endfor %}{% endmacro %}
 {% macro sections(items, prefix) %}
 {% for section in items %}
 <section class="clause" id="{{ prefix }}{{ loop.index }}">
 <h3><span class="num">{{ section.number }}</span><span>{{ section.title }}</span></h3>
 {% for block in section.blocks %}
 {% if block.marker %}
-<p class="item"><span class="marker">{{ block.marker }}</span>{{ block.text }}</p>
+<p class="item"><span class="marker">{{ block.marker }}</span>{{ lines(block) }}</p>
 {% else %}
-<p>{{ block.text }}</p>
+<p{% if block.lines | length > 1 %} class="lines"{% endif %}>{{ lines(block) }}</p>
 {% endif %}
 {% endfor %}
 </section>

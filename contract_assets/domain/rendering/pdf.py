@@ -6,7 +6,7 @@ import io
 import math
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache, partial
 from xml.sax.saxutils import escape
 
@@ -32,7 +32,12 @@ from reportlab.platypus import (
 
 from contract_assets.domain.models import ContractDraft
 from contract_assets.domain.rendering import document as wording
-from contract_assets.domain.rendering.document import ContractDocument, Section, build_document
+from contract_assets.domain.rendering.document import (
+    ContractDocument,
+    Section,
+    build_document,
+    registration_time,
+)
 from contract_assets.domain.rendering.fonts import FontSet, load_font_set
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
@@ -50,9 +55,14 @@ REVIEW_RED = colors.HexColor("#b00020")
 
 
 def render_pdf(
-    draft: ContractDraft, *, effective_date: date | None, review: bool = False
+    draft: ContractDraft,
+    *,
+    effective_date: date | None,
+    registered_at: datetime,
+    review: bool = False,
 ) -> bytes:
-    """The contract as PDF bytes: A4, fonts embedded, page numbers, signature blocks.
+    """The contract as PDF bytes: A4, fonts embedded, page numbers, signature blocks; its
+    CreationDate and ModDate are `registered_at` (the revision's registration time).
 
     Raises fonts.MissingGlyphError naming every character that no available font covers.
     """
@@ -80,11 +90,15 @@ def render_pdf(
         creator="contract_assets",
         lang="en",
         initialFontName=fonts.regular.name,  # else reportlab references unembedded Helvetica
-        invariant=True,  # same draft, same bytes: no timestamp or random id in the file
+        # Same draft, same bytes: no random id, and the dates are the registration time.
+        invariant=True,
     )
     template.build(
         layout.story(doc),
-        canvasmaker=partial(_NumberedCanvas, layout=layout, footer=_nfc(doc.footer)),
+        canvasmaker=partial(
+            _NumberedCanvas, layout=layout, footer=_nfc(doc.footer),
+            dated=registration_time(registered_at),
+        ),
     )
     return buffer.getvalue()
 
@@ -100,6 +114,7 @@ class _Styles:
     heading: ParagraphStyle
     clause_heading: ParagraphStyle
     body: ParagraphStyle
+    lines: ParagraphStyle
     item: ParagraphStyle
     plain: ParagraphStyle
     small: ParagraphStyle
@@ -127,6 +142,8 @@ def _styles(fonts: FontSet) -> _Styles:
             spaceAfter=3, bulletFontName=bold, bulletIndent=0, keepWithNext=1,
         ),
         body=body,
+        # A block laid out line by line (an SOW deliverable): ragged lines, not stretched ones.
+        lines=ParagraphStyle("lines", parent=body, alignment=0),
         item=ParagraphStyle(
             "item", parent=body, leftIndent=CLAUSE_INDENT + ITEM_INDENT,
             bulletIndent=CLAUSE_INDENT, bulletFontName=regular, spaceAfter=3,
@@ -216,9 +233,13 @@ class _Layout:
             )
             for block in section.blocks:
                 if block.marker:
-                    flowables.append(self.para(block.text, s.item, bulletText=block.marker))
+                    style, kw = s.item, {"bulletText": block.marker}
                 else:
-                    flowables.append(self.para(block.text, s.body))
+                    style, kw = (s.body if len(block.lines) == 1 else s.lines), {}
+                markup = "<br/>".join(self.markup(line) for line in block.lines)
+                paragraph = Paragraph(markup, style, **kw)
+                # A block of lines (one deliverable) reads as a unit: not split over two pages.
+                flowables.append(KeepTogether([paragraph]) if len(block.lines) > 1 else paragraph)
         return flowables
 
     def _heading(self, text: str) -> Flowable:
@@ -336,11 +357,14 @@ def _decorate_page(canvas: Canvas, _template: BaseDocTemplate, *, layout: _Layou
 class _NumberedCanvas(Canvas):
     """Holds pages back until the total is known, then writes "Page X of Y" on each."""
 
-    def __init__(self, *args, layout: _Layout, footer: str, **kwargs):
+    def __init__(self, *args, layout: _Layout, footer: str, dated: datetime, **kwargs):
         super().__init__(*args, **kwargs)
         self._layout = layout
         self._footer = footer
         self._pages: list[dict] = []
+        # The Info dictionary's CreationDate and ModDate, in place of reportlab's own clock.
+        stamp = dated.strftime("D:%Y%m%d%H%M%S+00'00'")
+        self.setDateFormatter(lambda *_ignored: stamp)
 
     def showPage(self) -> None:
         self._pages.append(dict(self.__dict__))
