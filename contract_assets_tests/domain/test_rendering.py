@@ -561,6 +561,7 @@ def test_docx_is_dated_when_the_revision_was_registered_and_renders_the_same_twi
     properties = docx.Document(io.BytesIO(data)).core_properties
     registered = datetime(2026, 11, 30, 21, 14, 5, tzinfo=UTC)
     assert properties.created == properties.modified == registered
+    assert "python-docx" not in f"{properties.comments} {properties.author} {properties.keywords}"
 
 
 @pytest.mark.parametrize("fmt", ["pdf", "docx"])
