@@ -227,6 +227,7 @@ def _health(home: ContractHome, args: argparse.Namespace) -> int:
     except Exception as exc:  # the database is down, the instance unreadable: a failed check too
         print(f"FAIL instance: cannot read it ({type(exc).__name__}: {str(exc)[:300]})")
         return 1
+    checks = [check for check in checks if not args.check or check.key in args.check]
     for check in checks:
         print(check.line())
     return 0 if all(check.ok for check in checks) else 1
@@ -624,6 +625,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     health.add_argument(
         "--max-failed", type=int, default=0, help="most runs failed in the last hour (default 0)"
     )
+    health.add_argument(
+        "--check", action="append", choices=["daemon", "queue", "inbox", "failures"],
+        help="only this check (repeatable; default all): `--check daemon` for a liveness probe",
+    )  # fmt: skip
     audit = commands.add_parser("audit", help="verify or export the audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     audit_commands.add_parser(

@@ -140,33 +140,37 @@ def stuck_alert(revision: StuckRevision, now: datetime, limit_days: int) -> Aler
 class Check:
     """One line of `contract-assets health`: what was checked, whether it passed, the figure."""
 
+    key: str  # what `contract-assets health --check KEY` selects it by
     name: str
     ok: bool
     figure: str
 
     def line(self) -> str:
+        """`OK   name: figure` or `FAIL name: figure`."""
         return f"{'OK' if self.ok else 'FAIL':<4} {self.name}: {self.figure}"
 
 
 def heartbeat_check(newest: datetime | None, now: datetime) -> Check:
     if newest is None:
-        return Check("daemon heartbeat", False, "none recorded: the daemon never ran on this instance")
+        never = "none recorded: the daemon never ran on this instance"
+        return Check("daemon", "daemon heartbeat", False, never)
     age = int((now - newest).total_seconds())
     limit = int(HEARTBEAT_LIMIT.total_seconds())
-    return Check("daemon heartbeat", age <= limit, f"{age} s old (limit {limit} s)")
+    return Check("daemon", "daemon heartbeat", age <= limit, f"{age} s old (limit {limit} s)")
 
 
 def queue_check(queued: int, limit: int) -> Check:
-    return Check("queued runs", queued <= limit, f"{queued} (limit {limit})")
+    return Check("queue", "queued runs", queued <= limit, f"{queued} (limit {limit})")
 
 
 def inbox_check(backlog: Backlog, now: datetime) -> Check:
     age = backlog.oldest_age(now)
     if age is None:
-        return Check("oldest inbox file", True, "inbox empty")
+        return Check("inbox", "oldest inbox file", True, "inbox empty")
     limit = _minutes(DRAIN_LIMIT)
     seconds = max(int(age.total_seconds()), 0)
     return Check(
+        "inbox",
         "oldest inbox file",
         age <= DRAIN_LIMIT,
         f"{seconds} s old, {backlog.files} file(s) waiting (limit {limit} min)",
@@ -174,4 +178,4 @@ def inbox_check(backlog: Backlog, now: datetime) -> Check:
 
 
 def failures_check(failed: int, limit: int) -> Check:
-    return Check("failed runs in the last hour", failed <= limit, f"{failed} (limit {limit})")
+    return Check("failures", "failed runs in the last hour", failed <= limit, f"{failed} (limit {limit})")
