@@ -221,8 +221,7 @@ def stuck_revision_sensor(
     ledger = AlertLedger.for_home(workspace.home)
     operations = ContractOperations(workspace, instance)
     latest: dict[str, int] = {}
-    for key in instance.get_dynamic_partitions(REVISIONS):
-        contract_id, number = parse_partition_key(key)
+    for contract_id, number in _revision_numbers(instance.get_dynamic_partitions(REVISIONS)):
         latest[contract_id] = max(latest.get(contract_id, 0), number)
     now, alerts = _now(), []
     for stage, entered_by, left_by in WATCHED:
@@ -230,22 +229,36 @@ def stuck_revision_sensor(
         keys = instance.get_materialized_partitions(AssetKey(entered_by)) - (
             instance.get_materialized_partitions(AssetKey(left_by))
         )
-        for key in sorted(keys):
-            contract_id, number = parse_partition_key(key)
-            if number < latest.get(contract_id, number):
-                continue  # superseded: nobody will act on it
+        for key, (contract_id, number) in zip(sorted(keys), _revision_numbers(sorted(keys))):
+            if not contract_id or number < latest.get(contract_id, number):
+                continue  # no revision key, or superseded: nobody will act on it
             since = _last_materialized(instance, entered_by, key)
             if since is None or now - since <= timedelta(days=limit):
                 continue
             if stuck_alert_id(key, stage, since) in ledger:
                 continue
-            status = operations.status_of(workspace.registry.get(key))
+            try:
+                status = operations.status_of(workspace.registry.get(key))
+            except KeyError:  # a partition added by hand, never registered
+                continue
             if status.stage is not stage:
                 continue
             revision = StuckRevision(key, contract_id, stage, since, status.blocked_on)
             alerts.append(stuck_alert(revision, now, limit))
     sent = notifier.send_all([alert for alert in alerts if alert], context.log.warning)
     return SkipReason(f"{sent} stuck revision alert(s) sent")
+
+
+def _revision_numbers(keys) -> list[tuple[str, int]]:
+    """(contract id, revision number) of each key; ("", 0) for a partition added by hand that
+    is no revision key (never a candidate: it has no registered revision)."""
+    numbers = []
+    for key in keys:
+        try:
+            numbers.append(parse_partition_key(key))
+        except ValueError:
+            numbers.append(("", 0))
+    return numbers
 
 
 def _last_materialized(instance, asset: str, partition_key: str) -> datetime | None:

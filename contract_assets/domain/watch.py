@@ -39,7 +39,8 @@ def quarantine_alert(report_name: str, report: dict[str, Any], modified_ns: int,
     `quarantined:<report>:<its modification time>`: a later file kept under the same name
     is a new alert."""
     kept = report_name.removesuffix(".error.json")
-    errors = report.get("errors") or []
+    listed = report.get("errors")
+    errors = [e for e in listed if isinstance(e, dict)] if isinstance(listed, list) else []
     lines = "\n".join(f"- {shown(e.get('path'), 120)}: {shown(e.get('message'), 300)}" for e in errors[:20])
     if len(errors) > 20:
         lines += f"\n- ... and {len(errors) - 20} more in the report"
@@ -51,7 +52,8 @@ def quarantine_alert(report_name: str, report: dict[str, Any], modified_ns: int,
             f"The file {shown(kept, 200)} was not accepted and was moved to quarantine/ "
             f"(at {_utc_text(now)}), beside its report {shown(report_name, 200)}:\n"
             f"{lines or '- (the report lists no reason)'}\n\n"
-            "Fix the file and drop it into the inbox again (nothing was registered from it).\n"
+            "Nothing was registered from it. Fix it and drop it again: a request into inbox/, "
+            "a countersigned copy into executed/.\n"
         ),
         contract_id=None,
         created_at=now,
