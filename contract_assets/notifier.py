@@ -82,15 +82,15 @@ def _secret(name: str) -> EnvVar | None:
 
 def notifier_from_env(home: ContractHome) -> AlertNotifier:
     """The notifier of a deployment: webhook and SMTP from CONTRACT_ASSETS_* variables."""
-    recipients = os.environ.get(f"{ENV_PREFIX}SMTP_RECIPIENTS", "")
+    recipients = os.environ.get("CONTRACT_ASSETS_SMTP_RECIPIENTS", "")
     return AlertNotifier(
         home=str(home.root),
         webhook_url=_secret(WEBHOOK_URL_ENV),
-        smtp_host=os.environ.get(f"{ENV_PREFIX}SMTP_HOST") or None,
-        smtp_port=int(os.environ.get(f"{ENV_PREFIX}SMTP_PORT", "25")),
-        smtp_sender=os.environ.get(f"{ENV_PREFIX}SMTP_SENDER") or None,
+        smtp_host=os.environ.get("CONTRACT_ASSETS_SMTP_HOST") or None,
+        smtp_port=int(os.environ.get("CONTRACT_ASSETS_SMTP_PORT", "25")),
+        smtp_sender=os.environ.get("CONTRACT_ASSETS_SMTP_SENDER") or None,
         smtp_recipients=[r.strip() for r in recipients.split(",") if r.strip()],
-        smtp_starttls=os.environ.get(f"{ENV_PREFIX}SMTP_STARTTLS", "") == "1",
-        smtp_username=os.environ.get(f"{ENV_PREFIX}SMTP_USERNAME") or None,
+        smtp_starttls=os.environ.get("CONTRACT_ASSETS_SMTP_STARTTLS", "") == "1",
+        smtp_username=os.environ.get("CONTRACT_ASSETS_SMTP_USERNAME") or None,
         smtp_password=_secret(SMTP_PASSWORD_ENV),
     )
