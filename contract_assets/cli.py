@@ -26,7 +26,6 @@ from contract_assets.domain.approvals import (
 )
 from contract_assets.domain.signing import read_private_key, read_public_key, write_keypair
 
-from contract_assets.definitions import build_definitions
 from contract_assets.domain.home import ContractHome
 from contract_assets.domain.protection import ENCRYPTED_SUFFIX, DataKeyError, DataProtection, new_key
 from contract_assets.domain.serialization import StoredTypeMismatch, open_envelope
@@ -151,6 +150,8 @@ def _recover(home: ContractHome, instance: DagsterInstance) -> None:
 
 
 def _run(home: ContractHome, operations: ContractOperations) -> int:
+    from contract_assets.definitions import build_definitions  # here: `health` must not need them
+
     defs = build_definitions(home)
     pipeline = defs.resolve_job_def("contract_pipeline")
     instance = operations.instance
@@ -215,6 +216,24 @@ def _status(operations: ContractOperations, contract_id: str | None, as_json: bo
 
 # dagster-daemon writes a heartbeat every 30 s: one newer than this means it may be running.
 DAEMON_ALIVE_SECONDS = 90
+
+
+def _health(home: ContractHome, args: argparse.Namespace) -> int:
+    """One line per check, OK or FAIL with its figure; exit 1 when any check fails."""
+    from contract_assets.health import health_checks
+
+    try:
+        with open_instance(home) as instance:
+            checks = health_checks(
+                instance, home, max_queued=args.max_queued, max_failed=args.max_failed
+            )
+    except Exception as exc:  # the database is down, the instance unreadable: a failed check too
+        print(f"FAIL instance: cannot read it ({type(exc).__name__}: {str(exc)[:300]})")
+        return 1
+    checks = [check for check in checks if not args.check or check.key in args.check]
+    for check in checks:
+        print(check.line())
+    return 0 if all(check.ok for check in checks) else 1
 
 
 def _rotate_key(operations: ContractOperations, home: ContractHome) -> int:
@@ -598,6 +617,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser(
         "migrate", help="create the PostgreSQL database if needed and upgrade the instance schema"
     )
+    health = commands.add_parser(
+        "health",
+        help="check the daemon's heartbeat, the run queue, the inbox and recent failures "
+        "(exit 1 when any fails; for cron, systemd and Kubernetes probes)",
+    )
+    health.add_argument(
+        "--max-queued", type=int, default=100, help="most runs waiting in the queue (default 100)"
+    )
+    health.add_argument(
+        "--max-failed", type=int, default=0, help="most runs failed in the last hour (default 0)"
+    )
+    health.add_argument(
+        "--check", action="append", choices=["daemon", "queue", "inbox", "failures"],
+        help="only this check (repeatable; default all): `--check daemon` for a liveness probe",
+    )  # fmt: skip
     audit = commands.add_parser("audit", help="verify or export the audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     audit_commands.add_parser(
@@ -649,6 +683,8 @@ def _command(args: argparse.Namespace) -> int:
         return _exec_dagster(home, ["dagster-daemon", "run", "-m", DEFINITIONS_MODULE])
     if args.command == "dev":
         return _serve_ui(home, args)
+    if args.command == "health":
+        return _health(home, args)
     with open_operations(home) as operations:
         try:
             for permission in REQUIRED.get(args.command, ()):

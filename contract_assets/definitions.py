@@ -2,6 +2,7 @@
 
 from dagster import Definitions, in_process_executor
 
+from contract_assets.alerts import ALERT_SENSORS, alert_policy_from_env
 from contract_assets.approval_job import record_approval
 from contract_assets.assets.approval import approval_record, approval_routing
 from contract_assets.assets.documents import contract_documents, review_copy, signature_package
@@ -47,6 +48,7 @@ def resources_for(home: ContractHome) -> dict:
         "io_manager": ContractIOManager(base_dir=str(home.storage_dir)),
         "contracts": ContractWorkspace(home=str(home.root)),
         "notifier": notifier_from_env(home),
+        "alert_policy": alert_policy_from_env(),
     }
 
 
@@ -86,6 +88,7 @@ def build_definitions(home: ContractHome) -> Definitions:
             executed_sensor,
             failure_alert_sensor,
             approval_request_sensor,
+            *ALERT_SENSORS,
         ],
         schedules=[register_refresh, renewal_reminders, approval_sla],
         resources=resources_for(home),

@@ -1,13 +1,26 @@
 """The notifier resource: every alert goes to the home's log, and by configuration to a
-webhook (JSON POST) and by email (SMTP)."""
+webhook (JSON POST) and by email (SMTP).
+
+The webhook URL and the SMTP password are secrets: they reach the resource as `EnvVar`s,
+so Dagster resolves them in the process that sends, and its UI shows only the variable
+names, never the values.
+"""
 
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 
 from contract_assets.domain.home import ContractHome
-from contract_assets.domain.notify import Alert, AlertLedger, Notifier, NotifierConfig, SmtpConfig
+from contract_assets.domain.notify import (
+    Alert,
+    AlertLedger,
+    DeliveryError,
+    Notifier,
+    NotifierConfig,
+    SmtpConfig,
+)
 
 
 class AlertNotifier(ConfigurableResource):
@@ -18,6 +31,8 @@ class AlertNotifier(ConfigurableResource):
     smtp_sender: str | None = None
     smtp_recipients: list[str] = []
     smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
 
     def notifier(self) -> Notifier:
         smtp = None
@@ -28,6 +43,8 @@ class AlertNotifier(ConfigurableResource):
                 sender=self.smtp_sender,
                 recipients=self.smtp_recipients,
                 starttls=self.smtp_starttls,
+                username=self.smtp_username,
+                password=self.smtp_password,
             )
         home = ContractHome(self.home_path())
         return Notifier(NotifierConfig.for_home(home, webhook_url=self.webhook_url, smtp=smtp))
@@ -43,16 +60,41 @@ class AlertNotifier(ConfigurableResource):
         """Send an alert unless one with its id was sent before; True when sent now."""
         return self.notifier().send_once(alert, self.ledger())
 
+    def send_all(self, alerts: Iterable[Alert], warn: Callable[[str], None]) -> int:
+        """Send each alert once; how many went out now. A failed delivery is passed to `warn`
+        and counted (the alert is in the home's log either way)."""
+        notifier, ledger = self.notifier(), self.ledger()
+        sent = 0
+        for alert in alerts:
+            try:
+                sent += notifier.send_once(alert, ledger)
+            except DeliveryError as exc:
+                warn(str(exc))
+                sent += 1
+        return sent
+
+
+ENV_PREFIX = "CONTRACT_ASSETS_"
+WEBHOOK_URL_ENV = f"{ENV_PREFIX}WEBHOOK_URL"
+SMTP_PASSWORD_ENV = f"{ENV_PREFIX}SMTP_PASSWORD"
+
+
+def _secret(name: str) -> EnvVar | None:
+    """The variable itself (not its value) when it is set: Dagster reads it when it sends."""
+    return EnvVar(name) if os.environ.get(name) else None
+
 
 def notifier_from_env(home: ContractHome) -> AlertNotifier:
     """The notifier of a deployment: webhook and SMTP from CONTRACT_ASSETS_* variables."""
     recipients = os.environ.get("CONTRACT_ASSETS_SMTP_RECIPIENTS", "")
     return AlertNotifier(
         home=str(home.root),
-        webhook_url=os.environ.get("CONTRACT_ASSETS_WEBHOOK_URL") or None,
+        webhook_url=_secret(WEBHOOK_URL_ENV),
         smtp_host=os.environ.get("CONTRACT_ASSETS_SMTP_HOST") or None,
         smtp_port=int(os.environ.get("CONTRACT_ASSETS_SMTP_PORT", "25")),
         smtp_sender=os.environ.get("CONTRACT_ASSETS_SMTP_SENDER") or None,
         smtp_recipients=[r.strip() for r in recipients.split(",") if r.strip()],
         smtp_starttls=os.environ.get("CONTRACT_ASSETS_SMTP_STARTTLS", "") == "1",
+        smtp_username=os.environ.get("CONTRACT_ASSETS_SMTP_USERNAME") or None,
+        smtp_password=_secret(SMTP_PASSWORD_ENV),
     )

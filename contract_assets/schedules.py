@@ -20,7 +20,6 @@ from dagster import (
 )
 
 from contract_assets.auditing import trail_for
-from contract_assets.domain.notify import DeliveryError
 from contract_assets.failures import run_failure_text
 from contract_assets.domain.reminders import (
     PendingRevision,
@@ -30,7 +29,7 @@ from contract_assets.domain.reminders import (
     run_failure_alert,
     sla_alerts,
 )
-from contract_assets.jobs import contract_pipeline, register_job
+from contract_assets.jobs import register_job
 from contract_assets.notifier import AlertNotifier
 from contract_assets.operations import ContractOperations
 from contract_assets.resources import ContractWorkspace
@@ -38,14 +37,7 @@ from contract_assets.resources import ContractWorkspace
 
 def _send(context: OpExecutionContext | SensorEvaluationContext, notifier: AlertNotifier, alerts) -> int:
     """Send each alert once; a failed delivery is logged (the alert is in the home's log)."""
-    sent = 0
-    for alert in alerts:
-        try:
-            sent += notifier.send_once(alert)
-        except DeliveryError as exc:  # logged in the home either way; say what did not arrive
-            context.log.warning(str(exc))
-            sent += 1
-    return sent
+    return notifier.send_all(alerts, context.log.warning)
 
 
 @op
@@ -120,7 +112,9 @@ approval_sla = ScheduleDefinition(
 
 
 @run_failure_sensor(
-    monitored_jobs=[contract_pipeline, register_job, renewal_reminders_job, approval_sla_job],
+    # Every job, and runs with no code location too (`dagster job execute`, console runs):
+    # a list of jobs here is one more place a new job can be forgotten.
+    monitor_all_code_locations=True,
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=10,
 )

@@ -9,6 +9,7 @@ the share (creating the link's target) is the fix, after which a re-execution su
 from __future__ import annotations
 
 import json
+import uuid
 import threading
 import time
 from collections.abc import Iterator
@@ -266,3 +267,115 @@ def test_reexecute_from_failure_in_the_ui_keeps_the_partition(tmp_path, monkeypa
         with operations_for(home) as ops:
             assert_materialized_once(ops.instance, [NDA_KEY])
         assert Path(rows[NDA_KEY]["artifacts"]["manifest"]).is_file()
+
+
+# --- secrets never reach what the UI shows ------------------------------------------------
+
+REPOSITORIES = """
+{ repositoriesOrError { ... on RepositoryConnection { nodes {
+    name location { name } pipelines { name } } } } }
+"""
+RESOURCES = """
+query Resources($selector: RepositorySelector!) {
+  allTopLevelResourceDetailsOrError(repositorySelector: $selector) {
+    ... on ResourceDetailsList { results { name configuredValues { key value type } } } } }
+"""
+DEFAULT_CONFIG = """
+query Defaults($selector: PipelineSelector!) {
+  runConfigSchemaOrError(selector: $selector) { ... on RunConfigSchema { rootDefaultYaml } } }
+"""
+RUN_AND_LOGS = """
+query RunAndLogs($runId: ID!) {
+  runOrError(runId: $runId) { ... on Run { jobName runConfigYaml tags { key value } } }
+  logsForRun(runId: $runId, limit: 10000) { ... on EventConnection { events {
+    __typename
+    ... on MessageEvent { message level }
+    ... on ExecutionStepFailureEvent { error { message stack } }
+    ... on RunFailureEvent { error { message } }
+    ... on MaterializationEvent { metadataEntries {
+        label description
+        ... on TextMetadataEntry { text }
+        ... on JsonMetadataEntry { jsonString }
+        ... on MarkdownMetadataEntry { mdStr }
+        ... on PathMetadataEntry { path }
+        ... on UrlMetadataEntry { url }
+        ... on BoolMetadataEntry { boolValue } } }
+  } } }
+}
+"""
+
+
+def test_the_ui_never_shows_the_webhook_url_smtp_password_or_seal_passphrase(tmp_path, monkeypatch):
+    """With the three secrets set to unique strings for every program, none appears in the
+    GraphQL answers the UI reads: the resources' configuration, each job's default run config,
+    and the run config and logs of a sealed pipeline run and of a run whose alert delivery
+    failed (its warning names the channels that failed)."""
+    from contract_assets import schedules
+    from contract_assets.definitions import build_definitions
+    from contract_assets_tests.harness import cli
+    from contract_assets_tests.test_pipeline import run_revision
+    from contract_assets_tests.test_schedules import _Later
+
+    token = uuid.uuid4().hex
+    secrets = {
+        "CONTRACT_ASSETS_WEBHOOK_URL": f"http://127.0.0.1:{free_port()}/hooks/T0-{token}-hook",
+        "CONTRACT_ASSETS_SMTP_PASSWORD": f"smtp-{token}-password",
+        "CONTRACT_ASSETS_SEAL_PASSPHRASE": f"seal-{token}-passphrase",
+    }
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    for name, value in {
+        "HOST": "127.0.0.1", "PORT": str(free_port()), "SENDER": "contracts@orbital.example",
+        "RECIPIENTS": "ops@orbital.example", "USERNAME": "contracts-relay",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(f"CONTRACT_ASSETS_SMTP_{name}", value)
+
+    with contract_home(tmp_path / "home", monkeypatch) as home:
+        assert cli("init-signing", home=home).returncode == 0  # a seal under the passphrase
+        with operations_for(home) as ops:
+            sealed = ops.submit(NDA).revision.partition_key
+            pending = ops.submit(SAMPLE_FILES[3]).revision.partition_key  # needs legal
+            sealed_run = run_revision(home, ops.instance, sealed)
+            assert ops.status_of(ops.workspace.registry.get(sealed)).sealed_pdf
+            run_revision(home, ops.instance, pending)
+            monkeypatch.setattr(schedules, "datetime", _Later)
+            _Later.hours = 49  # past the approval SLA: an escalation, whose delivery fails
+            sla_run = build_definitions(home).resolve_job_def("approval_sla_job").execute_in_process(
+                instance=ops.instance
+            )
+        with running_webserver(home, tmp_path, free_port()) as port:
+            (repository,) = graphql(port, REPOSITORIES)["repositoriesOrError"]["nodes"]
+            selector = {
+                "repositoryLocationName": repository["location"]["name"],
+                "repositoryName": repository["name"],
+            }
+            resources = graphql(port, RESOURCES, {"selector": selector})
+            answers = [json.dumps(resources)]
+            for job in repository["pipelines"]:
+                defaults = {"selector": {**selector, "pipelineName": job["name"]}}
+                answers.append(json.dumps(graphql(port, DEFAULT_CONFIG, defaults)))
+            logs = {}
+            for run_id in (sealed_run.run_id, sla_run.run_id):
+                logs[run_id] = json.dumps(graphql(port, RUN_AND_LOGS, {"runId": run_id}))
+            answers += logs.values()
+
+    everything = "\n".join(answers)
+    for name, value in secrets.items():
+        assert value not in everything, f"{name}'s value is shown by the UI"
+        assert token not in everything
+    # What the UI shows instead: the variables' names, as environment variables.
+    notifier = next(
+        r for r in resources["allTopLevelResourceDetailsOrError"]["results"] if r["name"] == "notifier"
+    )
+    configured = {v["key"]: (v["type"], v["value"]) for v in notifier["configuredValues"]}
+    assert configured["webhook_url"] == ("ENV_VAR", "CONTRACT_ASSETS_WEBHOOK_URL")
+    assert configured["smtp_password"] == ("ENV_VAR", "CONTRACT_ASSETS_SMTP_PASSWORD")
+    # The runs did touch the secrets: a sealed package, an alert whose delivery was tried.
+    entries = [
+        entry
+        for event in json.loads(logs[sealed_run.run_id])["logsForRun"]["events"]
+        for entry in event.get("metadataEntries", [])
+    ]
+    assert {"label": "sealed", "description": None, "boolValue": True} in entries
+    assert "was not delivered (webhook: " in logs[sla_run.run_id]
+    assert "; email: " in logs[sla_run.run_id]

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import os
 import pwd
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from contract_assets.domain.files import PRIVATE_FILE_MODE, atomic_write_bytes, private_directory
@@ -21,14 +22,12 @@ from contract_assets.domain.protection import ENCRYPTED_SUFFIX, DataProtection, 
 from contract_assets.domain.requests import DOCUMENT, FieldError
 
 REQUEST_SUFFIXES = {".yaml", ".yml", ".json"}
+# A request file waiting longer than this means the inbox is not being drained (alert, health).
+DRAIN_LIMIT = timedelta(minutes=10)
 
 
-def arrivals(inbox: Path) -> list[Path]:
-    """Request files in the inbox, oldest first (modification time, then name).
-
-    Symbolic links with a request name are listed too, so that they are quarantined
-    (`refused_link`) rather than followed or left lying there.
-    """
+def _waiting(inbox: Path) -> list[tuple[int, str, Path]]:
+    """(modification time in ns, name, path) of each request file in the inbox, oldest first."""
     if not inbox.is_dir():
         return []
     files = []
@@ -38,7 +37,40 @@ def arrivals(inbox: Path) -> list[Path]:
             continue
         if entry.is_symlink() or entry.is_file(follow_symlinks=False):
             files.append((entry.stat(follow_symlinks=False).st_mtime_ns, entry.name, path))
-    return [path for _, _, path in sorted(files)]
+    return sorted(files)
+
+
+def arrivals(inbox: Path) -> list[Path]:
+    """Request files in the inbox, oldest first (modification time, then name).
+
+    Symbolic links with a request name are listed too, so that they are quarantined
+    (`refused_link`) rather than followed or left lying there.
+    """
+    return [path for _, _, path in _waiting(inbox)]
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits in the inbox: how many request files, and the oldest one's name and time."""
+
+    files: int
+    oldest: str | None = None
+    oldest_mtime_ns: int | None = None
+
+    def oldest_age(self, now: datetime) -> timedelta | None:
+        """How long the oldest file has waited at `now`; None when the inbox is empty."""
+        if self.oldest_mtime_ns is None:
+            return None
+        return now - datetime.fromtimestamp(self.oldest_mtime_ns / 1e9, UTC)
+
+
+def backlog(inbox: Path) -> Backlog:
+    """The inbox's backlog, in one listing of the folder (the files the inbox sensor takes)."""
+    waiting = _waiting(inbox)
+    if not waiting:
+        return Backlog(files=0)
+    mtime_ns, name, _ = waiting[0]
+    return Backlog(files=len(waiting), oldest=name, oldest_mtime_ns=mtime_ns)
 
 
 def refused_link(path: Path) -> FieldError | None:

@@ -41,7 +41,15 @@ DELIVERY_TIMEOUT_SECONDS = 5.0
 ALERT, SENT = "alert", "alert.sent"  # record kinds: the alert log, the ids already sent
 
 AlertKind = Literal[
-    "approval_request", "approval_outcome", "renewal", "sla_escalation", "expired", "run_failure"
+    "approval_request",
+    "approval_outcome",
+    "renewal",
+    "sla_escalation",
+    "expired",
+    "run_failure",
+    "quarantined",
+    "inbox_not_drained",
+    "revision_stuck",
 ]
 
 
@@ -231,10 +239,12 @@ class Notifier:
     def _deliver(self, alert: Alert) -> None:
         failures: dict[str, str] = {}
         if self.config.webhook_url is not None and alert.broadcast:
+            url = self.config.webhook_url
             try:
-                post_webhook(self.config.webhook_url, alert)
-            except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts: OSError
-                failures["webhook"] = _reason(exc)
+                post_webhook(url, alert)
+            except (OSError, http.client.HTTPException, ValueError) as exc:  # URLError, timeouts: OSError
+                # The URL is a secret (it often carries a token): never in a log line.
+                failures["webhook"] = _reason(exc).replace(url, "$CONTRACT_ASSETS_WEBHOOK_URL")
         if self.config.smtp is not None and (alert.recipients or self.config.smtp.recipients):
             try:
                 send_email(self.config.smtp, alert)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import socketserver
@@ -123,6 +124,7 @@ class SmtpSink(socketserver.ThreadingTCPServer):
 
     def __init__(self) -> None:
         self.mails: list[ReceivedMail] = []
+        self.logins: list[tuple[str, str]] = []  # (username, password) of each AUTH PLAIN
         super().__init__(("127.0.0.1", 0), SmtpSession)
 
     @property
@@ -131,7 +133,7 @@ class SmtpSink(socketserver.ThreadingTCPServer):
 
 
 class SmtpSession(socketserver.StreamRequestHandler):
-    """Just enough of RFC 5321 for smtplib: EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT."""
+    """Just enough of RFC 5321 for smtplib: EHLO, AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT."""
 
     server: SmtpSink
 
@@ -146,7 +148,12 @@ class SmtpSession(socketserver.StreamRequestHandler):
             verb = line[:4].decode().upper()
             argument = line[5:].decode().strip()
             if verb in ("EHLO", "HELO"):
-                self.reply("250 sink.test")
+                self.reply("250-sink.test")
+                self.reply("250 AUTH PLAIN")
+            elif verb == "AUTH":  # AUTH PLAIN base64(authzid NUL user NUL password)
+                _, user, password = base64.b64decode(argument.split()[1]).decode().split("\0")
+                self.server.logins.append((user, password))
+                self.reply("235 2.7.0 Authentication successful")
             elif verb == "MAIL":
                 sender, recipients = argument.partition(":")[2].strip("<> "), []
                 self.reply("250 OK")
