@@ -499,7 +499,8 @@ class ContractOperations:
         registry = self.workspace.registry
         if contract_id:
             revisions = registry.revisions(contract_id)
-            return [self._status_alone(r, revisions[-1].revision) for r in revisions]
+            latest_number = revisions[-1].revision if revisions else 0
+            return [self._status_alone(r, latest_number) for r in revisions]
         revisions = registry.all()
         materialized = self._materialized()
         latest = {}

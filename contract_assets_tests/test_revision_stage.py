@@ -23,7 +23,8 @@ from contract_assets.domain.models import NotApplicable
 from contract_assets.domain.redline import Redline
 from contract_assets.domain.serialization import StoredTypeMismatch
 from contract_assets.domain.signing import read_private_key, read_public_key, write_keypair
-from contract_assets.resources import ContractWorkspace
+from contract_assets.domain.assembly import AssemblyError
+from contract_assets.resources import ContractWorkspace, Workspace
 from contract_assets.revision_stage import REVISION_STAGE, latest_stage
 from contract_assets.sensors import stage_after_success
 from contract_assets_tests.harness import SAMPLES
@@ -149,6 +150,19 @@ def test_a_revision_ready_for_signature_says_why_its_executed_copy_is_missing(ho
     assert NDA not in ops.instance.get_materialized_partitions(AssetKey("executed_copy"))
 
 
+def test_a_failed_run_is_observed_with_its_error(home, ops, monkeypatch):
+    def broken(self, revision, *, partition_key=None):
+        raise AssemblyError("clause termination: undefined variable 'notice_days'")
+
+    monkeypatch.setattr(Workspace, "assemble", broken)
+    run_console(home, ops, "01-mutual-nda.yaml")
+
+    stage = observed(ops.instance, NDA)
+    assert stage["stage"] == "failed"
+    assert stage["reason"].startswith("failed: ") and "undefined variable 'notice_days'" in stage["reason"]
+    assert stage["waiting_for"] == "operator"
+
+
 def test_the_stage_is_observed_once_per_change(home, ops):
     run_console(home, ops, "04-one-way-nda-long.yaml")
     count = observation_count(ops.instance, NDA_LEGAL)
@@ -221,3 +235,8 @@ def test_a_first_revisions_redline_is_stored_as_not_applicable(home, ops):
     rows = {r["partition_key"]: r for r in (s.as_json() for s in ops.statuses())}
     assert "redline" not in rows[MSA_R1]
     assert Path(rows[MSA_R2]["redline"]).is_file()
+
+
+def test_status_of_an_unknown_contract_says_so(home, ops, capsys):
+    assert _status(ops, "no-such-contract", as_json=False) == 0
+    assert "no revisions registered for no-such-contract" in capsys.readouterr().out
