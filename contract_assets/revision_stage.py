@@ -2,9 +2,11 @@
 revision each time its stage, its reason or who must act changes.
 
 Partition dots say only "materialized" or "missing", and a run that stops at an approval is
-green; this asset says the rest. Dagster never materializes it (like `audit_trail`): the
-console, the decision recorder and the run-status sensors observe it from outside runs.
-Read it in the UI under Assets > revision_stage > Partitions, one revision at a time.
+green; this asset says the rest. No run computes it (like `audit_trail`): the console, the
+decision recorder and the run-status sensors report it from outside runs, each change as an
+observation and, with the same metadata, a reported materialization, because the UI's
+partition panel shows a materialization's metadata only. Read it in the UI under
+Assets > revision_stage > Partitions, one revision at a time.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from dagster import (
     AssetKey,
+    AssetMaterialization,
     AssetObservation,
     AssetRecordsFilter,
     AssetSpec,
@@ -41,7 +44,8 @@ revision_stage_spec = AssetSpec(
     description="Where each revision stands: open a revision under Partitions to read its "
     "stage, the reason, who must act (waiting_for) and since when, and each required "
     "approval (who decided what, when, with the comment, and what is still open). "
-    "Observed, never materialized: the partition dots of this asset mean nothing.",
+    "Reported from outside runs on each change; a partition dot here means only that a "
+    "stage was recorded.",
 )
 
 
@@ -100,6 +104,12 @@ def record_stage(instance: DagsterInstance, status: RevisionStatus) -> bool:
         metadata["last_run"] = MetadataValue.dagster_run(status.last_run_id)
     instance.report_runless_asset_event(
         AssetObservation(asset_key=REVISION_STAGE, partition=key, metadata=metadata)
+    )
+    # The same values as a reported materialization, after the observation: the UI's
+    # partition panel shows only the latest materialization's metadata (and observations
+    # newer than it), never an observation alone.
+    instance.report_runless_asset_event(
+        AssetMaterialization(asset_key=REVISION_STAGE, partition=key, metadata=metadata)
     )
     return True
 

@@ -52,10 +52,17 @@ def run_console(home, ops, *samples: str) -> None:
 
 
 def observed(instance: DagsterInstance, key: str) -> dict:
-    """The latest `revision_stage` observation of `key`, as plain values."""
+    """The latest `revision_stage` observation of `key`, as plain values; the UI's partition
+    panel shows the latest materialization of it, which must say the same."""
     record = latest_stage(instance, key)
     assert record is not None, f"no revision_stage observation of {key}"
-    return {name: entry.value for name, entry in record.asset_observation.metadata.items()}
+    values = {name: entry.value for name, entry in record.asset_observation.metadata.items()}
+    shown = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=REVISION_STAGE, asset_partitions=[key]), limit=1
+    ).records[0]
+    assert shown.timestamp >= record.timestamp
+    assert {n: e.value for n, e in shown.asset_materialization.metadata.items()} == values
+    return values
 
 
 def observation_count(instance: DagsterInstance, key: str) -> int:
