@@ -27,6 +27,7 @@ from contract_assets.domain.approvals import (
 from contract_assets.domain.signing import read_private_key, read_public_key, write_keypair
 
 from contract_assets.domain.home import ContractHome
+from contract_assets.domain.models import shown
 from contract_assets.domain.protection import ENCRYPTED_SUFFIX, DataKeyError, DataProtection, new_key
 from contract_assets.domain.serialization import StoredTypeMismatch, open_envelope
 from contract_assets.domain.register_report import RegisterReport
@@ -128,8 +129,8 @@ def _submit(operations: ContractOperations, files: Sequence[Path], as_json: bool
 
 def _progress_line(status: RevisionStatus) -> str:
     line = f"{status.revision.partition_key:<28} {status.stage.value}"
-    if status.routing and status.routing.required_approvals and status.stage.value == "awaiting_approval":
-        line += " (" + ", ".join(a.role for a in status.routing.required_approvals) + ")"
+    if status.stage.value == "awaiting_approval" and status.approvals:
+        line += " (" + ", ".join(a.short() for a in status.approvals) + ")"
     if status.blocked_on:
         line += f" ({status.blocked_on})"
     if status.error:
@@ -197,19 +198,29 @@ def _status(operations: ContractOperations, contract_id: str | None, as_json: bo
     if not statuses:
         print("no revisions registered" + (f" for {contract_id}" if contract_id else ""))
         return 0
-    print(f"{'REVISION':<28} {'STAGE':<20} {'RISK':<12} {'APPROVALS':<24} DOCUMENTS")
+    print(f"{'REVISION':<28} {'STAGE':<20} {'RISK':<12} {'APPROVALS':<32} DOCUMENTS")
     for status in statuses:
         data = status.as_json()
         risk = f"{data['risk']['score']} {data['risk']['level']}" if data["risk"] else "-"
-        approvals = ", ".join(f"{a['role']}({a['tier']})" for a in data["required_approvals"]) or "-"
+        approvals = ", ".join(a.short() for a in status.approvals) or "-"
         artifacts = data["artifacts"]
         where = artifacts["pdf"] or artifacts["review_html"] or data.get("blocked_on") or data.get("error") or "-"
-        print(f"{data['partition_key']:<28} {data['stage']:<20} {risk:<12} {approvals:<24} {where}")
+        print(f"{data['partition_key']:<28} {data['stage']:<20} {risk:<12} {approvals:<32} {where}")
+        indent = " " * 30
         if artifacts["manifest"]:
-            print(f"{'':<86} {artifacts['manifest']}")
-        if data.get("refused_decisions") and data["stage"] == "awaiting_approval":
-            last = data["refused_decisions"][-1]
-            print(f"{'':<28} last decision refused ({last['role']}, {last['approver']}): {last['reason']}")
+            print(f"{indent}{artifacts['manifest']}")
+        for approval in status.approvals:
+            if approval.decided_at:
+                when = approval.decided_at.strftime("%Y-%m-%d %H:%M UTC")
+                said = f": {shown(approval.comment, 200)}" if approval.comment else ""
+                print(f"{indent}{approval.role}: {approval.state.replace('_', ' ')} by {approval.approver}, {when}{said}")
+        if data["stage"] == "awaiting_approval":
+            print(f"{indent}{data['reason']}")
+            if data.get("refused_decisions"):
+                last = data["refused_decisions"][-1]
+                print(f"{indent}last decision refused ({last['role']}, {last['approver']}): {last['reason']}")
+        elif data["waiting_for"] != "nobody":
+            print(f"{indent}{data['reason']}; must act: {data['waiting_for']}")
     print(f"\n{operations.workspace.protection.describe()}")
     return 0
 

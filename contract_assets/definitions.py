@@ -24,6 +24,7 @@ from contract_assets.jobs import contract_pipeline, executed_copy_job, register_
 from contract_assets.notifier import notifier_from_env
 from contract_assets.resources import ContractWorkspace, Workspace
 from contract_assets.auditing import audit_trail_spec
+from contract_assets.revision_stage import revision_stage_spec
 from contract_assets.versioning import with_code_versions
 from contract_assets.schedules import (
     approval_request_sensor,
@@ -39,6 +40,8 @@ from contract_assets.sensors import (
     inbox_sensor,
     progress_sensor,
     register_sensor,
+    stage_after_failure,
+    stage_after_success,
 )
 
 
@@ -71,7 +74,7 @@ def build_definitions(home: ContractHome) -> Definitions:
         assets=with_code_versions(
             [*REVISION_ASSETS, executed_copy, contract_register, register_report], Workspace(home)
         )
-        + [audit_trail_spec],
+        + [audit_trail_spec, revision_stage_spec],
         asset_checks=CHECKS,
         jobs=[
             contract_pipeline,
@@ -89,6 +92,8 @@ def build_definitions(home: ContractHome) -> Definitions:
             failure_alert_sensor,
             approval_request_sensor,
             *ALERT_SENSORS,
+            stage_after_success,
+            stage_after_failure,
         ],
         schedules=[register_refresh, renewal_reminders, approval_sla],
         resources=resources_for(home),

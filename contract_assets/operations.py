@@ -27,6 +27,7 @@ from contract_assets.domain.models import (
     ApprovalRecord,
     ApprovalRouting,
     ContractDraft,
+    RecordedDecision,
     RenderedDocuments,
     Revision,
     RiskAssessment,
@@ -43,9 +44,20 @@ from contract_assets.domain.redline import Redline
 from contract_assets.domain.reminders import Addressee, OpenTier, RequesterOutcome, requester_notice_id
 from contract_assets.domain.requests import FieldError, InvalidRequest, load_request, read_request_bytes
 from contract_assets.domain.revisions import TypeChanged, parse_partition_key
-from contract_assets.domain.approvals import SignedDecision, approval_state, record_decision
+from contract_assets.domain.approvals import SignedDecision, approval_state, record_decision, recorded
 from contract_assets.failures import step_failure_text
-from contract_assets.domain.stages import SETTLED, Stage, approved_revision, blocked_on, derive_stage
+from contract_assets.domain.stages import (
+    SETTLED,
+    RoleApproval,
+    Stage,
+    StageReport,
+    approved_revision,
+    blocked_on,
+    derive_stage,
+    explain_stage,
+    role_approvals,
+)
+from contract_assets.revision_stage import record_stage
 from contract_assets.partitions import REVISIONS
 from contract_assets.resources import Workspace
 
@@ -68,7 +80,7 @@ PIPELINE = [
     "review_copy",
     "contract_documents",
     "signature_package",
-    "contract_redline",  # last: the first revision has none, and it gates nothing
+    "contract_redline",  # last: it gates nothing (a first revision's is stored as not applicable)
 ]
 # Assets whose state the status reads besides the pipeline's (executed_copy runs on its own).
 STATUS_ASSETS = [*PIPELINE, "executed_copy"]
@@ -102,11 +114,16 @@ class RevisionStatus:
     error: str | None = None
     blocked_on: str | None = None
     last_run_id: str | None = None
+    superseded_by: str | None = None
     read: Callable[[str, type], Any] = field(default=lambda asset, model: None, repr=False)
     judge_freshness: Callable[[RevisionStatus], list[str]] = field(
         default=lambda status: [], repr=False
     )
     read_refusals: Callable[[], list[tuple[SignedDecision, str]]] = field(default=lambda: [], repr=False)
+    # The decisions that counted so far (the approval record's, once there is one).
+    decided: Callable[[RevisionStatus], list[RecordedDecision]] = field(
+        default=lambda status: [], repr=False
+    )
 
     draft = _Stored("contract_draft", ContractDraft)
     risk = _Stored("risk_assessment", RiskAssessment)
@@ -126,6 +143,26 @@ class RevisionStatus:
     def refusals(self) -> list[tuple[SignedDecision, str]]:
         """Decisions on this revision that did not count, oldest first, with the reason."""
         return self.read_refusals()
+
+    @cached_property
+    def approvals(self) -> list[RoleApproval]:
+        """Each required role: who decided what and when, with the comment, or still open."""
+        if self.routing is None:
+            return []
+        void = self.stage.value if self.stage in (Stage.SUPERSEDED, Stage.EXPIRED) else None
+        return role_approvals(self.routing.required_approvals, self.decided(self), void=void)
+
+    @cached_property
+    def stage_report(self) -> StageReport:
+        """The stage in words: why it is there and who must act."""
+        return explain_stage(
+            self.revision,
+            self.stage,
+            self.approvals,
+            blocked_on=self.blocked_on,
+            error=self.error,
+            superseded_by=self.superseded_by,
+        )
 
     @property
     def sealed_pdf(self) -> str | None:
@@ -163,6 +200,11 @@ class RevisionStatus:
             }
             if self.record
             else None,
+            # Per required role: approved / rejected / changes_requested / open /
+            # waiting for tier N / closed, with who, when and the comment.
+            "approvals": [a.as_json() for a in self.approvals],
+            "reason": self.stage_report.reason,
+            "waiting_for": self.stage_report.waiting_for,
             "out_of_date": bool(self.out_of_date),
             "out_of_date_because": self.out_of_date,
             "annexes": [a.annex_id for a in self.draft.annexes] if self.draft else [],
@@ -285,7 +327,10 @@ class ContractOperations:
         """
         revision, created = self.register(path)
         self.ensure_partitions([revision.partition_key])
-        return SubmitResult(revision, created, self.status_of(revision).stage)
+        # A new revision is received, and supersedes the contract's pending ones.
+        statuses = self.record_stages(revision.contract_id)
+        stage = next(s.stage for s in statuses if s.revision.revision == revision.revision)
+        return SubmitResult(revision, created, stage)
 
     def register(self, path: Path, actor: str | None = None) -> tuple[Revision, bool]:
         """Validate and register a request file; the partition is the caller's to add.
@@ -385,6 +430,8 @@ class ContractOperations:
                 revision=payload.partition_key if _safe_key(payload.partition_key) else None,
                 details={**details, "reason": reason},
             )
+        if counted:
+            self.record_stages(parse_partition_key(payload.partition_key)[0])
         return counted, reason, state
 
     def _record_decision(self, signed: SignedDecision) -> tuple[bool, str | None, str | None]:
@@ -509,24 +556,53 @@ class ContractOperations:
     # --- status ------------------------------------------------------------------------
 
     def statuses(self, contract_id: str | None = None) -> list[RevisionStatus]:
+        """Every revision's status (of one contract: read for its revisions alone)."""
         registry = self.workspace.registry
-        revisions = registry.revisions(contract_id) if contract_id else registry.all()
+        if contract_id:
+            revisions = registry.revisions(contract_id)
+            latest_number = revisions[-1].revision if revisions else 0
+            return [self._status_alone(r, latest_number) for r in revisions]
+        revisions = registry.all()
         materialized = self._materialized()
         latest = {}
         for revision in revisions:
             latest[revision.contract_id] = max(latest.get(revision.contract_id, 0), revision.revision)
         last_runs = self._last_runs()
         return [
-            self._status(r, materialized, latest[r.contract_id], last_runs.get(r.partition_key))
+            self._status(
+                r,
+                {asset for asset, keys in materialized.items() if r.partition_key in keys},
+                latest[r.contract_id],
+                last_runs.get(r.partition_key),
+            )
             for r in revisions
         ]
 
     def status_of(self, revision: Revision) -> RevisionStatus:
         latest = self.workspace.registry.revisions(revision.contract_id)[-1].revision
+        return self._status_alone(revision, latest)
+
+    def _status_alone(self, revision: Revision, latest_number: int) -> RevisionStatus:
+        """One revision's status from queries about its partition only (not the register)."""
         key = revision.partition_key
         runs = self.instance.get_run_records(RunsFilter(tags={PARTITION_TAG: key}), limit=1)
         last_run = (runs[0].dagster_run.run_id, runs[0].dagster_run.status) if runs else None
-        return self._status(revision, self._materialized(), latest, last_run)
+        done = {
+            asset
+            for asset in STATUS_ASSETS
+            if self.instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[key]), limit=1
+            ).records
+        }
+        return self._status(revision, done, latest_number, last_run)
+
+    def record_stages(self, contract_id: str) -> list[RevisionStatus]:
+        """Observe the stage of each revision of a contract that moved (revision_stage in
+        the UI); returns their statuses. Costs the contract's revisions, not the register."""
+        statuses = self.statuses(contract_id)
+        for status in statuses:
+            record_stage(self.instance, status)
+        return statuses
 
     def _last_runs(self) -> dict[str, tuple[str, DagsterRunStatus]]:
         """Each revision's newest run (id, status), from one query of the run table."""
@@ -544,18 +620,18 @@ class ContractOperations:
     def _status(
         self,
         revision: Revision,
-        materialized: dict[str, set[str]],
+        done: set[str],
         latest_number: int,
         last_run: tuple[str, DagsterRunStatus] | None,
     ) -> RevisionStatus:
         key = revision.partition_key
         layout = self.workspace.layout
-        done = {asset for asset, keys in materialized.items() if key in keys}
         last_run_id, last_status = last_run if last_run else (None, None)
         error = self._failure_message(last_run_id) if last_status == DagsterRunStatus.FAILURE else None
 
         def read(asset: str, model: type) -> Any:
-            return layout.read_model(asset, key, model) if asset in done else None
+            # A step marked not applicable (a first revision's redline) holds no document.
+            return layout.read_applicable(asset, key, model) if asset in done else None
 
         record = read("approval_record", ApprovalRecord)
         waiting = blocked_on(revision, self.workspace.registry, layout)
@@ -578,10 +654,19 @@ class ContractOperations:
             error=error,
             blocked_on=waiting if stage is Stage.BLOCKED else None,
             last_run_id=last_run_id,
+            superseded_by=f"{revision.contract_id}.r{latest_number}" if stage is Stage.SUPERSEDED else None,
             read=read,
             judge_freshness=self._out_of_date,
             read_refusals=lambda: self.workspace.decisions.refused(key),
+            decided=self._decided,
         )
+
+    def _decided(self, status: RevisionStatus) -> list[RecordedDecision]:
+        """The decisions that counted: the approval record's, or while it is pending, the
+        decision log's (one query, for revisions with people to ask only)."""
+        if status.record is not None:
+            return list(status.record.decisions)
+        return [recorded(d) for d in self.workspace.decisions.accepted(status.revision.partition_key)]
 
     def _draft_checked(self, run_id: str) -> bool:
         """Whether the run found the draft whole: every mandatory clause present."""
@@ -673,12 +758,7 @@ class ContractOperations:
 
     def _work_for(self, status: RevisionStatus) -> WorkItem | None:
         revision = status.revision
-        steps = [
-            asset
-            for asset in PIPELINE
-            if asset not in status.materialized
-            and not (asset == "contract_redline" and revision.revision == 1)
-        ]
+        steps = [asset for asset in PIPELINE if asset not in status.materialized]
         key = f"{revision.partition_key}:{revision.content_hash[:16]}"
         if status.stage is Stage.AWAITING_APPROVAL:
             accepted = self.workspace.decisions.accepted(revision.partition_key)
@@ -752,6 +832,7 @@ class ContractOperations:
                 done.add(item.key)
                 execute(item.status.revision.partition_key, item.steps)
                 after = self.status_of(item.status.revision)
+                record_stage(self.instance, after)
                 progress(after)
                 results.append(after)
             if not work:

@@ -21,6 +21,7 @@ from dagster import (
 
 from contract_assets.auditing import trail_for
 from contract_assets.failures import run_failure_text
+from contract_assets.domain.revisions import parse_partition_key
 from contract_assets.domain.reminders import (
     PendingRevision,
     approval_request_alerts,
@@ -74,6 +75,7 @@ def enforce_approval_sla(
     alerts, expired = sla_alerts(pending, now)
     for key in expired:
         workspace.decisions.expire(key, now)
+        operations.record_stages(parse_partition_key(key)[0])  # revision_stage shows it expired
         context.log.info(f"{key} expired: no decision within 7 days")
     context.log.info(f"{_send(context, notifier, alerts)} SLA alert(s) sent, {len(expired)} expired")
 

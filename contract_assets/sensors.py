@@ -8,11 +8,15 @@ from dagster import (
     AssetKey,
     DefaultSensorStatus,
     DagsterRunStatus,
+    RunFailureSensorContext,
     RunRequest,
+    RunStatusSensorContext,
     RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
+    run_failure_sensor,
+    run_status_sensor,
     sensor,
 )
 
@@ -20,6 +24,7 @@ from contract_assets.domain.files import sha256_file
 from contract_assets.domain.access import AccessDenied, Permission
 from contract_assets.domain.inbox import archive, arrivals, file_owner, quarantine, refused_link
 from contract_assets.domain.requests import DOCUMENT, FieldError, InvalidRequest
+from contract_assets.domain.revisions import parse_partition_key
 from contract_assets.domain.stages import Stage
 from contract_assets.jobs import contract_pipeline, executed_copy_job, register_job
 from contract_assets.operations import ContractOperations
@@ -201,3 +206,41 @@ def executed_sensor(context: SensorEvaluationContext, contracts: ContractWorkspa
     if not requests:
         return SensorResult(skip_reason=SkipReason("no countersigned copy waiting"))
     return SensorResult(run_requests=requests)
+
+
+# The runs after which a revision's stage may have moved. record_approval is not among them:
+# recording a decision observes the stage itself, from the console and the launchpad alike.
+STAGE_JOBS = [contract_pipeline, executed_copy_job]
+
+
+def _observe_stage_after(context: RunStatusSensorContext, contracts: ContractWorkspace) -> SkipReason | None:
+    """Observe the stage of the run's revision (and its contract's other revisions) once
+    the run is over: one finished run costs its contract's revisions, never the register."""
+    key = context.dagster_run.tags.get("dagster/partition")
+    try:
+        contract_id, _ = parse_partition_key(key or "")
+    except ValueError:
+        return SkipReason(f"run {context.dagster_run.run_id} is not for a revision")
+    operations = ContractOperations(contracts.workspace(), context.instance)
+    operations.record_stages(contract_id)
+    return None
+
+
+@run_status_sensor(
+    run_status=DagsterRunStatus.SUCCESS,
+    monitored_jobs=STAGE_JOBS,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="After a revision's run succeeds (also when it stopped at an approval or a "
+    "block), observes where the revision stands: revision_stage.",
+)
+def stage_after_success(context: RunStatusSensorContext, contracts: ContractWorkspace) -> SkipReason | None:
+    return _observe_stage_after(context, contracts)
+
+
+@run_failure_sensor(
+    monitored_jobs=STAGE_JOBS,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="After a revision's run fails, observes the failure as its stage: revision_stage.",
+)
+def stage_after_failure(context: RunFailureSensorContext, contracts: ContractWorkspace) -> SkipReason | None:
+    return _observe_stage_after(context, contracts)

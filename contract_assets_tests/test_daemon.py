@@ -13,6 +13,7 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunSta
 
 from contract_assets.domain.home import MARK, instance_yaml
 from contract_assets.domain.records import DATABASE_ENV
+from contract_assets.revision_stage import latest_stage
 from contract_assets_tests.harness import (
     CONTRACT_ASSETS,
     SAMPLE_FILES,
@@ -39,6 +40,20 @@ FINISHED = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus
 def daemon(tmp_path, monkeypatch):
     with contract_home(tmp_path / "home", monkeypatch) as home, running_daemon(home, tmp_path):
         yield home
+
+
+def observed_stage(home, key: str, stage: str, timeout: float = 120) -> dict:
+    """The latest revision_stage observation of `key` once it says `stage` (or fail)."""
+    deadline = time.monotonic() + timeout
+    values: dict = {}
+    while time.monotonic() < deadline:
+        with operations_for(home) as ops:
+            record = latest_stage(ops.instance, key)
+        values = {k: v.value for k, v in record.asset_observation.metadata.items()} if record else {}
+        if values.get("stage") == stage:
+            return values
+        time.sleep(2)
+    raise AssertionError(f"{key} was not observed at {stage}: {values}")
 
 
 def test_inbox_to_signature_under_the_daemon(daemon, tmp_path):
@@ -76,6 +91,9 @@ def test_inbox_to_signature_under_the_daemon(daemon, tmp_path):
         for kind in ("html", "pdf", "docx", "manifest"):
             assert Path(rows[key]["artifacts"][kind]).is_file()
     assert rows["blue-fjord-msa.r2"]["approval"]["status"] == "approved"
+    # Runs the daemon launched are observed by the run-status sensors (the UI's stage view).
+    assert observed_stage(home, "blue-fjord-sow-1.r1", "ready_for_signature")["waiting_for"] == "signatories"
+    assert observed_stage(home, "kestrel-bio-nda.r1", "awaiting_approval")["waiting_for"] == "legal"
 
 
 def test_stopping_and_restarting_the_daemon_loses_nothing(tmp_path, monkeypatch):

@@ -44,7 +44,7 @@ def test_auto_approved_nda_materializes_every_asset_and_passes_every_check(home,
     result = run_revision(home, ops.instance, key)
 
     assert result.success
-    assert materialized(ops.instance, key) == set(PIPELINE) - {"contract_redline"}  # r1: none
+    assert materialized(ops.instance, key) == set(PIPELINE)  # r1's redline: not applicable
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {
         "deliverables_add_up": True,

@@ -20,6 +20,7 @@ from contract_assets.domain.signing import read_private_key, read_public_key, wr
 from contract_assets.definitions import build_definitions
 from contract_assets.domain.register import add_months
 from contract_assets.domain.register_report import RegisterReport
+from contract_assets.revision_stage import latest_stage
 from contract_assets.schedules import approval_request_sensor
 from contract_assets_tests.domain.test_notify import smtp_sink, webhook  # noqa: F401 (fixtures)
 from contract_assets_tests.harness import BACKEND, SAMPLES, record_approval
@@ -67,6 +68,8 @@ def test_approval_sla_escalates_once_then_expires_after_seven_days(home, ops, mo
     run_job(home, ops, "approval_sla_job")
     assert [a["kind"] for a in alerts(home)] == ["sla_escalation", "expired"]
     assert ops.statuses()[0].stage.value == "expired"
+    # The UI's stage view hears of it too, not only `status`.
+    assert latest_stage(ops.instance, key).asset_observation.metadata["stage"].value == "expired"
 
 
 def test_renewal_reminder_sent_once_for_an_executed_contract(home, ops, tmp_path):

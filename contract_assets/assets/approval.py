@@ -6,11 +6,10 @@ from datetime import UTC, datetime
 from dagster import AssetExecutionContext, Output, asset
 
 from contract_assets.auditing import audit_step
-from contract_assets.domain.approvals import approval_state
+from contract_assets.domain.approvals import ApprovalState, approval_state, recorded
 from contract_assets.domain.models import (
     ApprovalRecord,
     ApprovalRouting,
-    RecordedDecision,
     Revision,
     RiskAssessment,
 )
@@ -52,6 +51,16 @@ def approval_routing(
     return versioned(routing)
 
 
+def awaiting(state: ApprovalState) -> str:
+    """`awaiting approval from legal (tier 1)`, and the later tiers after it."""
+    tiers = sorted({r.tier for r in state.pending_roles})
+    parts = [
+        f"{', '.join(r.role for r in state.pending_roles if r.tier == tier)} (tier {tier})"
+        for tier in tiers
+    ]
+    return "awaiting approval from " + parts[0] + "".join(f", then {p}" for p in parts[1:])
+
+
 @asset(
     partitions_def=revision_partitions,
     group_name="contracts",
@@ -77,21 +86,10 @@ def approval_record(
     else:
         state = approval_state(approval_routing, workspace.decisions.accepted(key))
         if state.status == "awaiting_approval":
-            pending = ", ".join(f"{a.role} (tier {a.tier})" for a in state.pending_roles)
-            context.log.info(f"{key} awaits approval by {pending}")
+            context.log.info(f"stopped: {awaiting(state)}")
             return
         status = state.status
-        decisions = [
-            RecordedDecision(
-                decision_id=signed.decision_id,
-                approver=signed.payload.approver,
-                role=signed.payload.role,
-                decision=signed.payload.decision,
-                signed_at=signed.payload.signed_at,
-                comment=signed.payload.comment,
-            )
-            for signed in state.approvals
-        ]
+        decisions = [recorded(signed) for signed in state.approvals]
         decided_at = max(d.signed_at for d in decisions)
     record = ApprovalRecord(
         partition_key=key,

@@ -48,7 +48,7 @@ def contract_documents(
 ) -> Iterator[Output[RenderedDocuments]]:
     """HTML, PDF and DOCX of an approved revision; nothing for a rejected or closed one."""
     if approval_record.status != "approved":
-        context.log.info(f"{context.partition_key} is {approval_record.status}: no documents")
+        context.log.info(f"stopped: {approval_record.status.replace('_', ' ')}: no documents")
         return
     effective_date = contract_draft.effective_date or approval_record.decided_at.astimezone(UTC).date()
     documents = render_contract(

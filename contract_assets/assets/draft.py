@@ -33,7 +33,7 @@ def contract_draft(
     workspace = contracts.workspace()
     reason = blocked_on(contract_request, workspace.registry, workspace.layout)
     if reason is not None:
-        context.log.info(f"{context.partition_key} is blocked: {reason}")
+        context.log.info(f"stopped: blocked: {reason}")
         yield AssetObservation(
             asset_key=context.asset_key,
             partition=context.partition_key,

@@ -1,10 +1,8 @@
 """The redline: from revision 2 on, what changed against the previous revision."""
 
-from collections.abc import Iterator
+from dagster import AssetExecutionContext, DagsterType, MetadataValue, Output, asset
 
-from dagster import AssetExecutionContext, MetadataValue, Output, asset
-
-from contract_assets.domain.models import ContractDraft, Revision
+from contract_assets.domain.models import ContractDraft, NotApplicable, Revision
 from contract_assets.domain.redline import Redline, changes_for_display, compare_drafts
 from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
@@ -23,11 +21,22 @@ def previous_draft(workspace: Workspace, revision: Revision) -> ContractDraft | 
     return workspace.assemble(previous)
 
 
+FIRST_REVISION = "the first revision has no earlier revision to compare with"
+
+# A redline, or the mark that none can exist; whoever loads it as a Redline gets an error
+# naming the stored model, so nothing downstream mistakes the mark for a document.
+RedlineOrNotApplicable = DagsterType(
+    type_check_fn=lambda _, value: isinstance(value, (Redline, NotApplicable)),
+    name="RedlineOrNotApplicable",
+    description="A Redline, or NotApplicable for a first revision (no file, `applies: false`).",
+    typing_type=Redline,
+)
+
+
 @asset(
     partitions_def=revision_partitions,
     group_name="contracts",
-    output_required=False,
-    dagster_type=Redline,
+    dagster_type=RedlineOrNotApplicable,
     kinds={"html"},
 )
 def contract_redline(
@@ -35,17 +44,21 @@ def contract_redline(
     contracts: ContractWorkspace,
     contract_request: Revision,
     contract_draft: ContractDraft,
-) -> Iterator[Output[Redline]]:
-    """Clause by clause and word by word against the previous revision (none for r1)."""
+) -> Output:
+    """Clause by clause and word by word against the previous revision; for revision 1,
+    stored as not applicable (no file; metadata `applies: false` and the reason)."""
     previous = previous_draft(contracts.workspace(), contract_request)
     if previous is None:
-        context.log.info(f"{context.partition_key} is the first revision: nothing to compare")
-        return
+        return versioned(
+            NotApplicable(partition_key=context.partition_key, reason=FIRST_REVISION),
+            {"applies": False, "reason": FIRST_REVISION},
+        )
     redline = compare_drafts(previous, contract_draft)
     summary, changes = changes_for_display(redline, previous, contract_draft)
-    yield versioned(
+    return versioned(
         redline,
         {
+            "applies": True,
             "previous": redline.previous_partition_key,
             "summary": summary,
             "changes": MetadataValue.md("\n".join(f"- {line}" for line in changes) or "No changes."),

@@ -35,6 +35,7 @@ from contract_assets.domain.files import (
 from contract_assets.domain.models import (
     ApprovalRouting,
     Email,
+    RecordedDecision,
     RequiredApproval,
     Revision,
     StoredModel,
@@ -196,6 +197,19 @@ class RefusedDecision(StoredModel):
     decision: SignedDecision
     reason: str
     refused_at: datetime
+
+
+def recorded(signed: SignedDecision) -> RecordedDecision:
+    """A verified decision as the approval record and the status keep it."""
+    payload = signed.payload
+    return RecordedDecision(
+        decision_id=signed.decision_id,
+        approver=payload.approver,
+        role=payload.role,
+        decision=payload.decision,
+        signed_at=payload.signed_at,
+        comment=payload.comment,
+    )
 
 
 def sign_decision(payload: DecisionPayload, private_pem: bytes) -> SignedDecision:

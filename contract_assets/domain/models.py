@@ -389,6 +389,15 @@ class ApprovalRecord(StoredModel):
 # --- documents and the signature package --------------------------------------------------
 
 
+class NotApplicable(StoredModel):
+    """What a step stores for a revision it can never apply to (the redline of revision 1):
+    a marker, not a document. Readers of the step's documents find none."""
+
+    partition_key: str
+    reason: str
+
+
+
 class RenderedFile(StrictModel):
     kind: Literal[
         "html",

@@ -67,6 +67,11 @@ def load_model(
         raise StoredTypeMismatch(f"{source}: stored {expected.__name__} is invalid: {problems}") from None
 
 
+def stored_model_name(data: bytes, *, source: str) -> str:
+    """The name of the model an envelope holds (readable without the data key)."""
+    return str(_envelope(data, source)["model"])
+
+
 def reseal_envelope(data: bytes, protection: DataProtection, *, source: str) -> bytes | None:
     """The envelope with its data encrypted under the newest key (plaintext data is
     encrypted); None when there is nothing to do (no key)."""

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TypeVar
 
 from contract_assets.domain.files import atomic_write_bytes, canonical_json, sha256_bytes, sha256_file
-from contract_assets.domain.models import FileBundle, StoredModel
+from contract_assets.domain.models import FileBundle, NotApplicable, StoredModel
 from contract_assets.domain.protection import DataProtection
 from contract_assets.domain.revisions import parse_partition_key
-from contract_assets.domain.serialization import dump_model, load_model
+from contract_assets.domain.serialization import dump_model, load_model, stored_model_name
 
 M = TypeVar("M", bound=StoredModel)
 
@@ -55,6 +55,17 @@ class StorageLayout:
         if not path.exists():
             return None
         return load_model(path.read_bytes(), expected, source=str(path), protection=self.protection)
+
+    def read_applicable(self, asset: str, partition_key: str | None, expected: type[M]) -> M | None:
+        """Like `read_model`, except that a step marked not applicable to the revision
+        (a stored `NotApplicable`) reads as nothing stored."""
+        path = self.value_path(asset, partition_key)
+        if not path.exists():
+            return None
+        data = path.read_bytes()
+        if stored_model_name(data, source=str(path)) == NotApplicable.__name__:
+            return None
+        return load_model(data, expected, source=str(path), protection=self.protection)
 
     def _write_files(self, folder: Path, bundle: FileBundle) -> FileBundle:
         """Write a bundle's files into a folder named by their content, under the partition's.
