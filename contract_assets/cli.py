@@ -26,7 +26,6 @@ from contract_assets.domain.approvals import (
 )
 from contract_assets.domain.signing import read_private_key, read_public_key, write_keypair
 
-from contract_assets.definitions import build_definitions
 from contract_assets.domain.home import ContractHome
 from contract_assets.domain.protection import ENCRYPTED_SUFFIX, DataKeyError, DataProtection, new_key
 from contract_assets.domain.serialization import StoredTypeMismatch, open_envelope
@@ -51,7 +50,8 @@ from contract_assets.domain.sealing import (
     passphrase_from_env,
     read_certificates,
 )
-from contract_assets.resume import ResumeRefused, mark_dead_run_failed, resume_run, worker_tags
+from contract_assets.console_runs import console_runs
+from contract_assets.resume import ResumeRefused, mark_dead_run_failed, resume_run
 from contract_assets.resources import Workspace
 
 EXIT_INVALID = 2
@@ -70,6 +70,8 @@ REQUIRED = {
 # The console shows one progress line per revision; Dagster's own log goes to the instance.
 QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 REQUEST_SUFFIXES = {".yaml", ".yml", ".json"}
+PARTITION_TAG, PARTITION_SET_TAG = "dagster/partition", "dagster/partition_set"
+PIPELINE_PARTITION_SET = "contract_pipeline_partition_set"  # as Dagster names it for the job
 
 
 @contextmanager
@@ -151,26 +153,22 @@ def _recover(home: ContractHome, instance: DagsterInstance) -> None:
 
 
 def _run(home: ContractHome, operations: ContractOperations) -> int:
-    defs = build_definitions(home)
-    pipeline = defs.resolve_job_def("contract_pipeline")
     instance = operations.instance
     _recover(home, instance)
+    with console_runs(instance) as runs:
 
-    def execute(partition_key: str, steps: list[str]) -> bool:
-        result = pipeline.execute_in_process(
-            instance=instance,
-            partition_key=partition_key,
-            asset_selection=[AssetKey(step) for step in steps],
-            run_config=QUIET_RUN,
-            tags=worker_tags(),
-            raise_on_error=False,
-        )
-        return result.success
+        def execute(partition_key: str, steps: list[str]) -> bool:
+            tags = {PARTITION_TAG: partition_key, PARTITION_SET_TAG: PIPELINE_PARTITION_SET}
+            run = runs.create("contract_pipeline", tags=tags, run_config=QUIET_RUN, assets=steps)
+            return runs.execute(run)
 
-    results = operations.run(execute, progress=lambda s: print(_progress_line(s), flush=True))
-    if results or not instance.get_latest_materialization_event(AssetKey("contract_register")):
-        defs.resolve_job_def("contract_register_job").execute_in_process(
-            instance=instance, run_config=QUIET_RUN
+        results = operations.run(execute, progress=lambda s: print(_progress_line(s), flush=True))
+        if results or not instance.get_latest_materialization_event(AssetKey("contract_register")):
+            runs.execute(runs.create("contract_register_job", run_config=QUIET_RUN))
+    for status, run_id in operations.left_to_run_retries():
+        print(
+            f"{status.revision.partition_key:<28} failed; the daemon's run retries start it again "
+            f"(now: contract-assets resume {run_id})"
         )
     if not results:
         print("nothing to run: every revision is settled or waiting")

@@ -46,6 +46,7 @@ from contract_assets.domain.revisions import TypeChanged, parse_partition_key
 from contract_assets.domain.approvals import SignedDecision, approval_state, record_decision
 from contract_assets.domain.stages import SETTLED, Stage, approved_revision, blocked_on, derive_stage
 from contract_assets.partitions import REVISIONS
+from contract_assets.resume import retried_by_the_daemon
 from contract_assets.resources import Workspace
 
 PARTITION_TAG = "dagster/partition"
@@ -599,6 +600,14 @@ class ContractOperations:
             r.dagster_run.tags[PARTITION_TAG] for r in records if PARTITION_TAG in r.dagster_run.tags
         }
 
+    def left_to_run_retries(self) -> list[tuple[RevisionStatus, str]]:
+        """Failed revisions whose last run the daemon's run retries start again (a run it
+        launched whose process died), each with that run's id: nobody else resumes them."""
+        failed = [s for s in self.statuses() if s.stage is Stage.FAILED and s.last_run_id]
+        runs = self.instance.get_runs(RunsFilter(run_ids=[s.last_run_id for s in failed])) if failed else []
+        retried = {run.run_id for run in runs if retried_by_the_daemon(run)}
+        return [(s, s.last_run_id) for s in failed if s.last_run_id in retried]
+
     def pending(self) -> list[WorkItem]:
         """Revisions with work to do, each with the steps to run (resuming where it stopped).
 
@@ -684,7 +693,9 @@ class ContractOperations:
         self.ensure_partitions(r.partition_key for r in registry.all())
         results, done = [], set()
         for _ in range(5):
-            busy = self.partitions_in_flight()
+            busy = self.partitions_in_flight() | {
+                status.revision.partition_key for status, _ in self.left_to_run_retries()
+            }
             work = [
                 item
                 for item in self.pending()
