@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -344,13 +345,41 @@ def _approve(operations: ContractOperations, args: argparse.Namespace) -> int:
 
 
 def _exec_dagster(home: ContractHome, command: list[str]) -> int:
-    """Run a Dagster program on this home's instance, with nothing for the user to set."""
+    """Run a Dagster program on this home's instance, with nothing for the user to set, until
+    it ends or this process gets SIGTERM or SIGINT: then the program is asked to stop, and
+    stops with everything it started (webserver, daemon, code servers), and this exits 0."""
     with open_instance(home):
         pass  # created before the program and its code servers start, not by them at once
     env = dict(os.environ, CONTRACT_ASSETS_HOME=str(home.root), DAGSTER_HOME=str(home.dagster_home))
     program = Path(sys.executable).parent / command[0]
     argv = [str(program) if program.exists() else command[0], *command[1:]]
-    return subprocess.call(argv, env=env)
+    state: dict = {"program": None, "asked": False, "stopping": False}
+
+    def ask_to_stop() -> None:
+        # Dagster's programs stop cleanly on SIGINT (dagster dev tells its webserver and
+        # daemon, which stop their code servers); a second one would cut that short.
+        program = state["program"]
+        if program is not None and not state["asked"] and program.poll() is None:
+            state["asked"] = True
+            program.send_signal(signal.SIGINT)
+
+    def stop(_signum: int, _frame) -> None:
+        state["stopping"] = True
+        ask_to_stop()
+
+    # Our own handlers, also where the caller ignored SIGINT (a script's background job):
+    # the program then starts with both signals at their defaults, which Dagster relies on.
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        # Its own process group: a terminal's Ctrl-C reaches it once, through this process.
+        state["program"] = subprocess.Popen(argv, env=env, process_group=0)
+        if state["stopping"]:  # a signal came while it was starting
+            ask_to_stop()
+        code = state["program"].wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0 if state["stopping"] else code
 
 
 def _audit(operations: ContractOperations, args: argparse.Namespace) -> int:

@@ -148,7 +148,9 @@ def progress_sensor(context: SensorEvaluationContext, contracts: ContractWorkspa
     description="Rebuilds the contract register after revisions have run (at most every 30 s).",
 )
 def register_sensor(context: SensorEvaluationContext) -> SensorResult:
-    """One register run for the newest finished revision run it has not yet seen."""
+    """One register run for the newest finished revision run it has not yet seen, unless
+    the register was built after that run ended (by `contract-assets run` or the demo before
+    the daemon started): an up-to-date register is not rebuilt."""
     finished = [
         record
         for job_name in (contract_pipeline.name, executed_copy_job.name)
@@ -158,9 +160,16 @@ def register_sensor(context: SensorEvaluationContext) -> SensorResult:
     ]
     if not finished:
         return SensorResult(skip_reason=SkipReason("no finished revision run yet"))
-    latest = max(finished, key=lambda record: record.storage_id).dagster_run.run_id
+    newest = max(finished, key=lambda record: record.storage_id)
+    latest = newest.dagster_run.run_id
     if latest == context.cursor:
         return SensorResult(skip_reason=SkipReason("register is up to date"))
+    built = context.instance.get_latest_materialization_event(AssetKey("contract_register"))
+    built_by = context.instance.get_run_record_by_id(built.run_id) if built else None
+    if built_by and built_by.start_time and newest.end_time and built_by.start_time >= newest.end_time:
+        return SensorResult(
+            skip_reason=SkipReason("register was built after the newest revision run"), cursor=latest
+        )
     return SensorResult(run_requests=[RunRequest(run_key=f"register:{latest}")], cursor=latest)
 
 
