@@ -237,3 +237,74 @@ def _wait_for_register_tick(dev: subprocess.Popen, port: int, log: Path, timeout
             pass  # not listening yet
         assert time.monotonic() < deadline, f"no register tick:\n{log.read_text()[-3000:]}"
         time.sleep(1)
+
+
+# The query of a job's Runs tab: the job's runs in its code location (the `.dagster/repository`
+# tag Dagster gives runs with a job origin).
+JOB_RUNS = """
+query JobRuns($filter: RunsFilter) { runsOrError(filter: $filter, limit: 25) { ... on Runs { results {
+    runId status jobName parentRunId tags { key value } stepStats { stepKey status } } } } }
+"""
+REEXECUTE = """
+mutation Reexecute($parentRunId: String!, $strategy: ReexecutionStrategy!) {
+  launchRunReexecution(reexecutionParams: {parentRunId: $parentRunId, strategy: $strategy}) {
+    __typename
+    ... on LaunchRunSuccess { run { runId parentRunId tags { key value } } }
+    ... on PythonError { message }
+    ... on Error { message }
+  }
+}
+"""
+
+
+@pytest.mark.slow
+def test_the_ui_lists_a_console_run_and_reexecutes_it_keeping_the_partition(tmp_path, monkeypatch):
+    """`contract-assets run` fails on an unmounted documents share; the job's Runs tab lists
+    the run; re-executed from failure once the share is back, then all steps, each time for
+    the same partition, launched by the daemon."""
+    from contract_assets_tests.test_webserver import (
+        IN_FLIGHT,
+        block_documents,
+        daemon_and_webserver,
+        partition_of,
+        runs,
+        wait_until,
+    )
+
+    with contract_home(tmp_path / "home", monkeypatch) as home:
+        share = tmp_path / "unmounted-share"
+        block_documents(home, NDA_KEY, share)
+        assert cli("submit", str(NDA), home=home).returncode == 0
+        assert cli("run", home=home).returncode == 1  # the revision failed
+        with daemon_and_webserver(home, tmp_path, free_port()) as port:
+            tab = {"pipelineName": "contract_pipeline", "tags": [{"key": REPOSITORY_LABEL_TAG, "value": REPOSITORY_LABEL}]}
+            [parent] = graphql(port, JOB_RUNS, {"filter": tab})["runsOrError"]["results"]
+            assert (parent["status"], partition_of(parent)) == ("FAILURE", NDA_KEY)
+            finished = {s["stepKey"] for s in parent["stepStats"] if s["status"] == "SUCCESS"}
+            assert {"contract_request", "approval_record"} <= finished
+            share.mkdir()  # the share is back
+
+            children = {}
+            for strategy in ("FROM_FAILURE", "ALL_STEPS"):
+                answer = graphql(port, REEXECUTE, {"parentRunId": parent["runId"], "strategy": strategy})
+                launched = answer["launchRunReexecution"]
+                assert launched["__typename"] == "LaunchRunSuccess", launched
+                child = launched["run"]
+                assert (child["parentRunId"], partition_of(child)) == (parent["runId"], NDA_KEY)
+
+                def finished_child(run_id=child["runId"]) -> dict | None:
+                    [run] = runs(port, runIds=[run_id])
+                    return None if run["status"] in IN_FLIGHT else run
+
+                done = wait_until(f"the {strategy} re-execution finished", finished_child)
+                assert done["status"] == "SUCCESS", done
+                children[strategy] = {s["stepKey"] for s in done["stepStats"]}
+            listed = graphql(port, JOB_RUNS, {"filter": tab})["runsOrError"]["results"]
+
+        assert children["FROM_FAILURE"].isdisjoint(finished)
+        assert {"review_copy", "contract_documents", "signature_package"} <= children["FROM_FAILURE"]
+        assert finished | children["FROM_FAILURE"] <= children["ALL_STEPS"]
+        assert len(listed) == 3 and {partition_of(r) for r in listed} == {NDA_KEY}
+        with operations_for(home) as ops:
+            [status] = ops.statuses()
+            assert status.stage.value == "ready_for_signature"
