@@ -685,13 +685,14 @@ class ContractOperations:
         """Run every revision with work to do, oldest submission first; report each.
 
         Runs again while a run made new work due (an approved MSA unblocks its SOW), at most
-        a few rounds, and never the same work twice. A revision with a run queued or going
-        elsewhere (the daemon, another console) is left to that run.
+        a few rounds, and never the same work twice: a revision that failed waits for the
+        next `run`. A revision with a run queued or going elsewhere (the daemon, another
+        console) or left to the daemon's run retries is left to them.
         """
         self.audit_configuration()
         registry = self.workspace.registry
         self.ensure_partitions(r.partition_key for r in registry.all())
-        results, done = [], set()
+        results, done, failed_here = [], set(), set()
         for _ in range(5):
             busy = self.partitions_in_flight() | {
                 status.revision.partition_key for status, _ in self.left_to_run_retries()
@@ -699,12 +700,15 @@ class ContractOperations:
             work = [
                 item
                 for item in self.pending()
-                if item.key not in done and item.status.revision.partition_key not in busy
+                if item.key not in done
+                and item.status.revision.partition_key not in busy | failed_here
             ]
             for item in work:
                 done.add(item.key)
                 execute(item.status.revision.partition_key, item.steps)
                 after = self.status_of(item.status.revision)
+                if after.stage is Stage.FAILED:  # run again by the next `run`, not this one
+                    failed_here.add(after.revision.partition_key)
                 progress(after)
                 results.append(after)
             if not work:

@@ -277,7 +277,9 @@ def test_the_ui_lists_a_console_run_and_reexecutes_it_keeping_the_partition(tmp_
         assert cli("submit", str(NDA), home=home).returncode == 0
         assert cli("run", home=home).returncode == 1  # the revision failed
         with daemon_and_webserver(home, tmp_path, free_port()) as port:
-            tab = {"pipelineName": "contract_pipeline", "tags": [{"key": REPOSITORY_LABEL_TAG, "value": REPOSITORY_LABEL}]}
+            label = {"key": REPOSITORY_LABEL_TAG, "value": REPOSITORY_LABEL}
+            tab = {"pipelineName": "contract_pipeline", "tags": [label]}
+            # One run: `run` does not run a revision that failed again in the same pass.
             [parent] = graphql(port, JOB_RUNS, {"filter": tab})["runsOrError"]["results"]
             assert (parent["status"], partition_of(parent)) == ("FAILURE", NDA_KEY)
             finished = {s["stepKey"] for s in parent["stepStats"] if s["status"] == "SUCCESS"}
