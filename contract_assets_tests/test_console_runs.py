@@ -198,6 +198,7 @@ def test_dev_stops_cleanly_on_a_signal_and_leaves_the_consoles_register(tmp_path
             [CONTRACT_ASSETS, "dev", "--port", str(port)], env=service_env(home), cwd=tmp_path,
             stdout=log, stderr=subprocess.STDOUT, preexec_fn=_ignore_sigint,
         )  # fmt: skip
+        started: set[int] = set()
         try:
             _wait_for_register_tick(dev, port, tmp_path / "dev.log")
             started = _descendants(dev.pid)
@@ -208,11 +209,11 @@ def test_dev_stops_cleanly_on_a_signal_and_leaves_the_consoles_register(tmp_path
             while any(map(_alive, started)) and time.monotonic() < deadline:
                 time.sleep(0.5)  # children are waited for; grandchildren may be a moment behind
             left = sorted(pid for pid in started if _alive(pid))
-        finally:
-            if dev.poll() is None:
-                os.killpg(os.getpgid(dev.pid), signal.SIGKILL)
-            for pid in _descendants(dev.pid):
-                os.kill(pid, signal.SIGKILL)
+        finally:  # whatever is left, this test's own processes only
+            for pid in {dev.pid, *started, *_descendants(dev.pid)}:
+                if _alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+            dev.wait()
         log_text = (tmp_path / "dev.log").read_text()
         assert code == 0, log_text[-3000:]
         assert left == [], f"left running: {left}\n{log_text[-3000:]}"
