@@ -344,15 +344,20 @@ def _approve(operations: ContractOperations, args: argparse.Namespace) -> int:
     return 0
 
 
-def _exec_dagster(home: ContractHome, command: list[str]) -> int:
-    """Run a Dagster program on this home's instance, with nothing for the user to set, until
-    it ends or this process gets SIGTERM or SIGINT: then the program is asked to stop, and
-    stops with everything it started (webserver, daemon, code servers), and this exits 0."""
+def _exec_dagster(home: ContractHome, command: list[str], *, relay_stop: bool = False) -> int:
+    """Run a Dagster program on this home's instance, with nothing for the user to set.
+
+    With `relay_stop`, until it ends or this process gets SIGTERM or SIGINT: then the program
+    is asked to stop, and stops with everything it started (webserver, daemon, code
+    servers), and this exits 0.
+    """
     with open_instance(home):
         pass  # created before the program and its code servers start, not by them at once
     env = dict(os.environ, CONTRACT_ASSETS_HOME=str(home.root), DAGSTER_HOME=str(home.dagster_home))
     program = Path(sys.executable).parent / command[0]
     argv = [str(program) if program.exists() else command[0], *command[1:]]
+    if not relay_stop:
+        return subprocess.call(argv, env=env)
     state: dict = {"program": None, "asked": False, "stopping": False}
 
     def ask_to_stop() -> None:
@@ -371,8 +376,9 @@ def _exec_dagster(home: ContractHome, command: list[str]) -> int:
     # the program then starts with both signals at their defaults, which Dagster relies on.
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        # Its own process group: a terminal's Ctrl-C reaches it once, through this process.
-        state["program"] = subprocess.Popen(argv, env=env, process_group=0)
+        # In this process group, so that killing the group (the OOM killer's way, a service
+        # manager's last resort) takes the program and what it started with it.
+        state["program"] = subprocess.Popen(argv, env=env)
         if state["stopping"]:  # a signal came while it was starting
             ask_to_stop()
         code = state["program"].wait()
@@ -429,7 +435,8 @@ def _serve_ui(home: ContractHome, args: argparse.Namespace) -> int:
             "'The UI behind a proxy') or use --read-only.",
             file=sys.stderr,
         )
-    return _exec_dagster(home, ui_command(host=args.host, port=args.port, read_only=args.read_only))
+    command = ui_command(host=args.host, port=args.port, read_only=args.read_only)
+    return _exec_dagster(home, command, relay_stop=True)
 
 
 def _migrate(home: ContractHome) -> int:
