@@ -118,7 +118,9 @@ class ConsoleRuns:
         run_tags = {**remote_job.tags, **(tags or {}), **worker_tags(run_id), MAX_RETRIES_TAG: "0"}
         known_state = None
         if parent is not None:
-            _, known_state = KnownExecutionState.build_resume_retry_reexecution(self.instance, parent)
+            _, known_state = KnownExecutionState.build_resume_retry_reexecution(
+                self.instance, parent
+            )
             root = parent.root_run_id or parent.run_id
             run_tags.update(
                 {PARENT_RUN_ID_TAG: parent.run_id, ROOT_RUN_ID_TAG: root, RESUME_RETRY_TAG: "true"}

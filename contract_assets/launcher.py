@@ -57,7 +57,7 @@ class LocalRunLauncher(DefaultRunLauncher):
             if console:
                 return CheckRunHealthResult(WorkerStatus.RUNNING, run_worker_id=pid)
             return CheckRunHealthResult(
-                WorkerStatus.FAILED, f"the console process {pid} running it is gone (killed or crashed)"
+                WorkerStatus.FAILED, f"its console process {pid} is gone (killed or crashed)"
             )
         if not _launched_on_this_machine(run):
             return CheckRunHealthResult(WorkerStatus.RUNNING, "not launched on this machine")

@@ -69,7 +69,7 @@ def mark_dead_run_failed(instance: DagsterInstance, run_id: str) -> bool:
     alive = console_worker_alive(run)
     if alive is None:
         if run.status is DagsterRunStatus.NOT_STARTED:
-            return False  # created by a launcher that will start it (the daemon's), not by a console
+            return False  # a launcher (the daemon's) will start it, not a console
         if not instance.run_launcher.supports_check_run_worker_health:
             return False
         health = instance.run_launcher.check_run_worker_health(run)

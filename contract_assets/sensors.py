@@ -166,10 +166,10 @@ def register_sensor(context: SensorEvaluationContext) -> SensorResult:
         return SensorResult(skip_reason=SkipReason("register is up to date"))
     built = context.instance.get_latest_materialization_event(AssetKey("contract_register"))
     built_by = context.instance.get_run_record_by_id(built.run_id) if built else None
-    if built_by and built_by.start_time and newest.end_time and built_by.start_time >= newest.end_time:
-        return SensorResult(
-            skip_reason=SkipReason("register was built after the newest revision run"), cursor=latest
-        )
+    started, ended = (built_by.start_time if built_by else None), newest.end_time
+    if started and ended and started >= ended:
+        why = "register was built after the newest revision run"
+        return SensorResult(skip_reason=SkipReason(why), cursor=latest)
     return SensorResult(run_requests=[RunRequest(run_key=f"register:{latest}")], cursor=latest)
 
 
