@@ -1,47 +1,62 @@
-"""What a console run costs: `contract-assets run` over one revision and over several.
+"""What a console run costs, made the old way and the new one, alternately in one home.
 
-The fixed part (starting the command, loading the code, the register run) is the one-revision
-time less the per-revision cost; the per-revision cost is the difference between the two runs
-divided by the extra revisions. Prints figures and asserts nothing (shared, noisy machines).
-Usage: .venv/bin/python benchmarks/console_run_benchmark.py [--revisions N] [--repeat R]
+Old: `execute_in_process` (no job origin; the UI cannot list or re-execute the run). New:
+created from the UI's code location loaded in this process, with its job origin, then
+executed here (`console_runs.py`). Loading the code location is a one-off per command.
+Prints figures and asserts nothing (shared, noisy machines).
+Usage: .venv/bin/python benchmarks/console_run_benchmark.py [--revisions N]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 from bulk_requests import nda_requests, throwaway_home, write_request
 
-CONSOLE = str(Path(sys.executable).parent / "contract-assets")
-
-
-def timed_run(count: int, prefix: str) -> float:
-    """Submit `count` new NDAs, then time one `contract-assets run` over them (seconds)."""
-    with throwaway_home() as tmp:
-        paths = [write_request(tmp / f"{r['contract_id']}.yaml", r) for r in nda_requests(count, prefix)]
-        subprocess.run([CONSOLE, "submit", *map(str, paths)], check=True, capture_output=True)
-        start = time.perf_counter()
-        subprocess.run([CONSOLE, "run"], check=True, capture_output=True, env=dict(os.environ))
-        return time.perf_counter() - start
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--revisions", type=int, default=4)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--revisions", type=int, default=6, help="split evenly between the two ways")
     args = parser.parse_args()
-    one = [timed_run(1, "one") for _ in range(args.repeat)]
-    many = [timed_run(args.revisions, "many") for _ in range(args.repeat)]
-    per_revision = (statistics.median(many) - statistics.median(one)) / (args.revisions - 1)
-    print(f"`contract-assets run`, 1 revision: median {statistics.median(one):.2f} s of {args.repeat}")
-    print(f"`contract-assets run`, {args.revisions} revisions: median {statistics.median(many):.2f} s")
-    print(f"per revision: {per_revision:.2f} s; fixed: {statistics.median(one) - per_revision:.2f} s")
+    with throwaway_home() as tmp:
+        from contract_assets.cli import open_operations
+        from contract_assets.console_runs import console_runs
+        from contract_assets.definitions import build_definitions
+        from contract_assets.domain.home import ContractHome
+        from contract_assets.operations import PIPELINE
+
+        home = ContractHome.from_env()
+        with open_operations(home) as ops:
+            keys = [
+                ops.submit(write_request(tmp / f"{r['contract_id']}.yaml", r)).revision.partition_key
+                for r in nda_requests(args.revisions, "console")
+            ]
+            job = build_definitions(home).resolve_job_def("contract_pipeline")
+            start = time.perf_counter()
+            with console_runs(ops.instance) as runs:
+                loaded = time.perf_counter() - start
+                old, new = [], []
+                for index, key in enumerate(keys):
+                    start = time.perf_counter()
+                    if index % 2:
+                        run = runs.create(
+                            "contract_pipeline", tags={"dagster/partition": key}, assets=PIPELINE[:-1], run_config=QUIET
+                        )
+                        assert runs.execute(run)
+                        new.append(time.perf_counter() - start)
+                    else:
+                        assert job.execute_in_process(
+                            instance=ops.instance, partition_key=key, run_config=QUIET,
+                            asset_selection=[a for a in job.asset_layer.executable_asset_keys if a.path[0] in PIPELINE[:-1]],
+                        ).success  # fmt: skip
+                        old.append(time.perf_counter() - start)
+    print(f"code location loaded in the console's process: {loaded:.2f} s (once per command)")
+    print(f"execute_in_process (before): median {statistics.median(old):.2f} s a revision of {len(old)}")
+    print(f"created with its origin, executed here (after): median {statistics.median(new):.2f} s a revision of {len(new)}")
 
 
 if __name__ == "__main__":
