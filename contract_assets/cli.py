@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -51,7 +52,8 @@ from contract_assets.domain.sealing import (
     passphrase_from_env,
     read_certificates,
 )
-from contract_assets.resume import ResumeRefused, mark_dead_run_failed, resume_run, worker_tags
+from contract_assets.console_runs import console_runs
+from contract_assets.resume import ResumeRefused, mark_dead_run_failed, resume_run
 from contract_assets.resources import Workspace
 
 EXIT_INVALID = 2
@@ -70,6 +72,8 @@ REQUIRED = {
 # The console shows one progress line per revision; Dagster's own log goes to the instance.
 QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 REQUEST_SUFFIXES = {".yaml", ".yml", ".json"}
+PARTITION_TAG, PARTITION_SET_TAG = "dagster/partition", "dagster/partition_set"
+PIPELINE_PARTITION_SET = "contract_pipeline_partition_set"  # as Dagster names it for the job
 
 
 @contextmanager
@@ -151,28 +155,22 @@ def _recover(home: ContractHome, instance: DagsterInstance) -> None:
 
 
 def _run(home: ContractHome, operations: ContractOperations) -> int:
-    from contract_assets.definitions import build_definitions  # here: `health` must not need them
-
-    defs = build_definitions(home)
-    pipeline = defs.resolve_job_def("contract_pipeline")
     instance = operations.instance
     _recover(home, instance)
+    with console_runs(instance) as runs:
 
-    def execute(partition_key: str, steps: list[str]) -> bool:
-        result = pipeline.execute_in_process(
-            instance=instance,
-            partition_key=partition_key,
-            asset_selection=[AssetKey(step) for step in steps],
-            run_config=QUIET_RUN,
-            tags=worker_tags(),
-            raise_on_error=False,
-        )
-        return result.success
+        def execute(partition_key: str, steps: list[str]) -> bool:
+            tags = {PARTITION_TAG: partition_key, PARTITION_SET_TAG: PIPELINE_PARTITION_SET}
+            run = runs.create("contract_pipeline", tags=tags, run_config=QUIET_RUN, assets=steps)
+            return runs.execute(run)
 
-    results = operations.run(execute, progress=lambda s: print(_progress_line(s), flush=True))
-    if results or not instance.get_latest_materialization_event(AssetKey("contract_register")):
-        defs.resolve_job_def("contract_register_job").execute_in_process(
-            instance=instance, run_config=QUIET_RUN
+        results = operations.run(execute, progress=lambda s: print(_progress_line(s), flush=True))
+        if results or not instance.get_latest_materialization_event(AssetKey("contract_register")):
+            runs.execute(runs.create("contract_register_job", run_config=QUIET_RUN))
+    for status, run_id in operations.left_to_run_retries():
+        print(
+            f"{status.revision.partition_key:<28} failed; the daemon's run retries start it again "
+            f"(now: contract-assets resume {run_id})"
         )
     if not results:
         print("nothing to run: every revision is settled or waiting")
@@ -378,14 +376,48 @@ def _approve(operations: ContractOperations, args: argparse.Namespace) -> int:
     return 0
 
 
-def _exec_dagster(home: ContractHome, command: list[str]) -> int:
-    """Run a Dagster program on this home's instance, with nothing for the user to set."""
+def _exec_dagster(home: ContractHome, command: list[str], *, relay_stop: bool = False) -> int:
+    """Run a Dagster program on this home's instance, with nothing for the user to set.
+
+    With `relay_stop`, until it ends or this process gets SIGTERM or SIGINT: then the program
+    is asked to stop, and stops with everything it started (webserver, daemon, code
+    servers), and this exits 0.
+    """
     with open_instance(home):
         pass  # created before the program and its code servers start, not by them at once
     env = dict(os.environ, CONTRACT_ASSETS_HOME=str(home.root), DAGSTER_HOME=str(home.dagster_home))
     program = Path(sys.executable).parent / command[0]
     argv = [str(program) if program.exists() else command[0], *command[1:]]
-    return subprocess.call(argv, env=env)
+    if not relay_stop:
+        return subprocess.call(argv, env=env)
+    state: dict = {"program": None, "asked": False, "stopping": False}
+
+    def ask_to_stop() -> None:
+        # Dagster's programs stop cleanly on SIGINT (dagster dev tells its webserver and
+        # daemon, which stop their code servers); a second one would cut that short.
+        program = state["program"]
+        if program is not None and not state["asked"] and program.poll() is None:
+            state["asked"] = True
+            program.send_signal(signal.SIGINT)
+
+    def stop(_signum: int, _frame) -> None:
+        state["stopping"] = True
+        ask_to_stop()
+
+    # Our own handlers, also where the caller ignored SIGINT (a script's background job):
+    # the program then starts with both signals at their defaults, which Dagster relies on.
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        # In this process group, so that killing the group (the OOM killer's way, a service
+        # manager's last resort) takes the program and what it started with it.
+        state["program"] = subprocess.Popen(argv, env=env)
+        if state["stopping"]:  # a signal came while it was starting
+            ask_to_stop()
+        code = state["program"].wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0 if state["stopping"] else code
 
 
 def _audit(operations: ContractOperations, args: argparse.Namespace) -> int:
@@ -435,7 +467,8 @@ def _serve_ui(home: ContractHome, args: argparse.Namespace) -> int:
             "'The UI behind a proxy') or use --read-only.",
             file=sys.stderr,
         )
-    return _exec_dagster(home, ui_command(host=args.host, port=args.port, read_only=args.read_only))
+    command = ui_command(host=args.host, port=args.port, read_only=args.read_only)
+    return _exec_dagster(home, command, relay_stop=True)
 
 
 def _migrate(home: ContractHome) -> int:

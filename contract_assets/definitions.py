@@ -106,6 +106,13 @@ def build_definitions(home: ContractHome) -> Definitions:
 defs = build_definitions(ContractHome.from_env())
 
 
+def home_definitions() -> Definitions:
+    """The definitions of the home in the environment now (`defs` is the one of the
+    environment this module was first imported in); the console loads its runs' code
+    location from this."""
+    return build_definitions(ContractHome.from_env())
+
+
 def contract_pipeline_job():
     """The pipeline job of the home in the environment now, for `reconstructable`."""
-    return build_definitions(ContractHome.from_env()).resolve_job_def("contract_pipeline")
+    return home_definitions().resolve_job_def("contract_pipeline")

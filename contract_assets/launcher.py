@@ -6,7 +6,10 @@ a run whose process was killed (the daemon's process group killed, the kernel's 
 a reboot) stays STARTED for ever, and its revision looks busy to every sensor and console.
 This launcher answers run monitoring's health check from the process id Dagster records
 when it starts a run, so the monitoring daemon marks such a run failed and run retries
-(dagster.yaml) start it again from its failure.
+(dagster.yaml) start it again from its failure. A run a console executes in its own process
+(`contract-assets run`) is judged by the console process its tags name: one whose console
+died is marked failed too, for `contract-assets run` to resume or the UI to re-execute
+(the daemon does not retry it).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 from dagster._core.storage.tags import GRPC_INFO_TAG
 from dagster._serdes import ConfigurableClassData
 
+from contract_assets.console_runs import PID_TAG, console_worker_alive
 from contract_assets.domain.files import process_started_at
 
 # A recorded pid is another process's once that process started after the record; /proc's
@@ -47,6 +51,14 @@ class LocalRunLauncher(DefaultRunLauncher):
         return True
 
     def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
+        console = console_worker_alive(run)
+        if console is not None:  # executed in a console's own process, on this machine
+            pid = run.tags[PID_TAG]
+            if console:
+                return CheckRunHealthResult(WorkerStatus.RUNNING, run_worker_id=pid)
+            return CheckRunHealthResult(
+                WorkerStatus.FAILED, f"its console process {pid} is gone (killed or crashed)"
+            )
         if not _launched_on_this_machine(run):
             return CheckRunHealthResult(WorkerStatus.RUNNING, "not launched on this machine")
         worker = _run_worker(self._instance, run)
@@ -69,7 +81,7 @@ def _launched_on_this_machine(run: DagsterRun) -> bool:
     except ValueError:
         return False
     if not isinstance(info, dict):
-        return False  # executed in-process (a console): that process is not ours to judge
+        return False  # executed in a console elsewhere: its process ids mean nothing here
     if "socket" in info:
         return True
     return info.get("host") in LOCAL_HOSTS | {socket.gethostname(), socket.getfqdn()}

@@ -59,6 +59,7 @@ from contract_assets.domain.stages import (
 )
 from contract_assets.revision_stage import record_stage
 from contract_assets.partitions import REVISIONS
+from contract_assets.resume import retried_by_the_daemon
 from contract_assets.resources import Workspace
 
 PARTITION_TAG = "dagster/partition"
@@ -742,6 +743,14 @@ class ContractOperations:
             r.dagster_run.tags[PARTITION_TAG] for r in records if PARTITION_TAG in r.dagster_run.tags
         }
 
+    def left_to_run_retries(self) -> list[tuple[RevisionStatus, str]]:
+        """Failed revisions whose last run the daemon's run retries start again (a run it
+        launched whose process died), each with that run's id: nobody else resumes them."""
+        failed = [s for s in self.statuses() if s.stage is Stage.FAILED and s.last_run_id]
+        runs = self.instance.get_runs(RunsFilter(run_ids=[s.last_run_id for s in failed])) if failed else []
+        retried = {run.run_id for run in runs if retried_by_the_daemon(run)}
+        return [(s, s.last_run_id) for s in failed if s.last_run_id in retried]
+
     def pending(self) -> list[WorkItem]:
         """Revisions with work to do, each with the steps to run (resuming where it stopped).
 
@@ -814,25 +823,31 @@ class ContractOperations:
         """Run every revision with work to do, oldest submission first; report each.
 
         Runs again while a run made new work due (an approved MSA unblocks its SOW), at most
-        a few rounds, and never the same work twice. A revision with a run queued or going
-        elsewhere (the daemon, another console) is left to that run.
+        a few rounds, and never the same work twice: a revision that failed waits for the
+        next `run`. A revision with a run queued or going elsewhere (the daemon, another
+        console) or left to the daemon's run retries is left to them.
         """
         self.audit_configuration()
         registry = self.workspace.registry
         self.ensure_partitions(r.partition_key for r in registry.all())
-        results, done = [], set()
+        results, done, failed_here = [], set(), set()
         for _ in range(5):
-            busy = self.partitions_in_flight()
+            busy = self.partitions_in_flight() | {
+                status.revision.partition_key for status, _ in self.left_to_run_retries()
+            }
             work = [
                 item
                 for item in self.pending()
-                if item.key not in done and item.status.revision.partition_key not in busy
+                if item.key not in done
+                and item.status.revision.partition_key not in busy | failed_here
             ]
             for item in work:
                 done.add(item.key)
                 execute(item.status.revision.partition_key, item.steps)
                 after = self.status_of(item.status.revision)
                 record_stage(self.instance, after)
+                if after.stage is Stage.FAILED:  # run again by the next `run`, not this one
+                    failed_here.add(after.revision.partition_key)
                 progress(after)
                 results.append(after)
             if not work:

@@ -1,33 +1,42 @@
-"""Resuming a run from its failure with Dagster's own re-execution, keeping its partition.
+"""Resuming a run from its failure, keeping its partition, and finding runs whose process is gone.
 
 Dagster re-executes from failure only in its UI; from Python, `ReexecutionOptions.from_failure`
-needs a FAILURE or CANCELED run and does not carry the partition tag over. A run whose
-process was killed stays STARTED: ours carry the process id and host, so a run whose
-process is gone is marked failed first.
+does not carry the partition tag over. `resume_run` makes the re-execution itself, as a
+console run (console_runs.py): with the parent's partition and asset selection, running the
+steps that had not finished, with its job origin so the UI shows it.
+
+Who resumes a failed run, so that it never runs twice: a console run (`run`, `demo`,
+`resume`) is never retried by the daemon (it carries `dagster/max_retries` 0), and
+`contract-assets run` resumes it; a run the daemon launched is retried by the daemon's run
+retries when Dagster said so when it failed (`dagster/will_retry`), and the console leaves it
+to them. `contract-assets resume RUN_ID` takes a run from the daemon's retries first.
 """
 
 from __future__ import annotations
 
-import os
-import socket
+from dataclasses import dataclass
 
 from dagster import (
     DagsterEventType,
     DagsterInstance,
     DagsterRun,
     DagsterRunStatus,
-    ReexecutionOptions,
-    execute_job,
-    reconstructable,
+    RunsFilter,
 )
-from dagster._core.execution.execution_result import ExecutionResult
 from dagster._core.execution.plan.state import KnownExecutionState
-from dagster._core.storage.tags import MAX_RETRIES_TAG
+from dagster._core.storage.tags import MAX_RETRIES_TAG, PARENT_RUN_ID_TAG, WILL_RETRY_TAG
 
-from contract_assets.domain.files import process_alive
+from contract_assets.console_runs import (
+    HOST_TAG,
+    PID_TAG,
+    ConsoleRuns,
+    console_runs,
+    console_worker_alive,
+    worker_tags,
+)
 
-PID_TAG = "contract_assets/pid"
-HOST_TAG = "contract_assets/host"
+__all__ = ["HOST_TAG", "PID_TAG", "worker_tags"]
+
 PARTITION_TAG = "dagster/partition"
 CARRIED_TAGS = (PARTITION_TAG, "dagster/partition_set")
 RESUMABLE = {DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
@@ -40,9 +49,16 @@ class ResumeRefused(Exception):
     """Why a run cannot be resumed (no such run, not failed, not a pipeline run)."""
 
 
-def worker_tags() -> dict[str, str]:
-    """Tags naming the process that runs a run in-process, so a killed one can be told apart."""
-    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+@dataclass(frozen=True)
+class Resumed:
+    run_id: str
+    success: bool
+
+
+def retried_by_the_daemon(run: DagsterRun) -> bool:
+    """Whether the daemon's run retries start this failed run again (Dagster decides when
+    the run fails: a run it launched whose process died, not a console's, not bad data)."""
+    return run.status is DagsterRunStatus.FAILURE and run.tags.get(WILL_RETRY_TAG) == "true"
 
 
 def mark_dead_run_failed(instance: DagsterInstance, run_id: str) -> bool:
@@ -50,17 +66,15 @@ def mark_dead_run_failed(instance: DagsterInstance, run_id: str) -> bool:
     run = instance.get_run_by_id(run_id)
     if run is None or run.status not in RECOVERABLE:
         return False
-    pid, host = run.tags.get(PID_TAG), run.tags.get(HOST_TAG)
-    if run.status is DagsterRunStatus.NOT_STARTED and pid is None:
-        return False  # created by a launcher that will start it (the daemon's), not by a console
-    if pid is not None and host == socket.gethostname():
-        if process_alive(int(pid)):
+    alive = console_worker_alive(run)
+    if alive is None:
+        if run.status is DagsterRunStatus.NOT_STARTED:
+            return False  # a launcher (the daemon's) will start it, not a console
+        if not instance.run_launcher.supports_check_run_worker_health:
             return False
-    elif instance.run_launcher.supports_check_run_worker_health:
         health = instance.run_launcher.check_run_worker_health(run)
-        if health.status.value not in ("FAILED", "NOT_FOUND", "UNKNOWN"):
-            return False
-    else:
+        alive = health.status.value not in ("FAILED", "NOT_FOUND", "UNKNOWN")
+    if alive:
         return False
     # The caller resumes this run itself: the daemon's run retries must not start it again.
     instance.add_run_tags(run_id, {MAX_RETRIES_TAG: "0"})
@@ -70,10 +84,8 @@ def mark_dead_run_failed(instance: DagsterInstance, run_id: str) -> bool:
     return True
 
 
-def resume_run(instance: DagsterInstance, run_id: str) -> ExecutionResult:
-    """Re-execute `run_id` from its failure: finished steps are not computed again."""
-    from contract_assets.definitions import contract_pipeline_job
-
+def resume_run(instance: DagsterInstance, run_id: str, runs: ConsoleRuns | None = None) -> Resumed:
+    """Re-execute `run_id` from its failure here: finished steps are not computed again."""
     run = instance.get_run_by_id(run_id)
     if run is None:
         raise ResumeRefused("no such run on this instance")
@@ -83,16 +95,27 @@ def resume_run(instance: DagsterInstance, run_id: str) -> ExecutionResult:
     run = instance.get_run_by_id(run_id)
     if run.status not in RESUMABLE:
         raise ResumeRefused(f"it is {run.status.value}, not failed or canceled")
-    tags = {key: run.tags[key] for key in CARRIED_TAGS if key in run.tags}
+    # Taken from the daemon's run retries first, then checked: one of the two re-executes it.
+    instance.add_run_tags(run_id, {WILL_RETRY_TAG: "false", MAX_RETRIES_TAG: "0"})
+    children = instance.get_runs(RunsFilter(tags={PARENT_RUN_ID_TAG: run_id}), limit=1)
+    if children:
+        child = children[0]
+        raise ResumeRefused(
+            f"it was re-executed already as {child.run_id} ({child.status.value}); resume that one"
+        )
     steps = steps_to_resume(instance, run)
     if not steps:
         raise ResumeRefused("every step of it finished before it stopped; nothing is left to run")
-    return execute_job(
-        reconstructable(contract_pipeline_job),
-        instance=instance,
-        tags={**tags, **worker_tags()},
-        reexecution_options=ReexecutionOptions(parent_run_id=run_id, step_selection=steps),
-    )
+    tags = {key: run.tags[key] for key in CARRIED_TAGS if key in run.tags}
+    if runs is not None:
+        return _resume_with(runs, run, tags, steps)
+    with console_runs(instance) as loaded:
+        return _resume_with(loaded, run, tags, steps)
+
+
+def _resume_with(runs: ConsoleRuns, parent: DagsterRun, tags: dict, steps: list[str]) -> Resumed:
+    child = runs.create(parent.job_name, tags=tags, parent=parent, steps=steps)
+    return Resumed(child.run_id, runs.execute(child))
 
 
 def steps_to_resume(instance: DagsterInstance, run: DagsterRun) -> list[str]:

@@ -105,7 +105,7 @@ def test_a_worker_that_says_it_exited_while_the_run_is_started_failed(home, ops,
 @pytest.mark.parametrize(
     "grpc_info, why",
     [
-        (None, "executed in a console's own process: `run` recovers those"),
+        (None, "no launcher recorded it and no console tagged it: nothing to judge it by"),
         (json.dumps({"host": "code.contracts.internal", "port": 4000}), "another machine"),
     ],
 )

@@ -19,6 +19,7 @@ from dagster._core.events.log import EventLogEntry
 from contract_assets.assets import risk as risk_module
 from contract_assets.definitions import build_definitions
 from contract_assets.operations import PIPELINE
+from contract_assets.console_runs import WORKER_OF_TAG, console_runs
 from contract_assets.resume import (
     PID_TAG,
     ResumeRefused,
@@ -31,15 +32,13 @@ from contract_assets_tests.harness import SAMPLES, assert_materialized_once
 
 
 def failed_run(home, ops, monkeypatch) -> tuple[str, str]:
+    """A console run of a new NDA that failed at its risk assessment."""
     key = ops.submit(SAMPLES / "01-mutual-nda.yaml").revision.partition_key
-    job = build_definitions(home).resolve_job_def("contract_pipeline")
-    with monkeypatch.context() as patch:
+    with monkeypatch.context() as patch, console_runs(ops.instance) as runs:
         patch.setattr(risk_module, "assess_risk", lambda **_: 1 / 0)
-        result = job.execute_in_process(
-            instance=ops.instance, partition_key=key, tags=worker_tags(), raise_on_error=False
-        )
-    assert not result.success
-    return key, result.run_id
+        run = runs.create("contract_pipeline", tags={"dagster/partition": key})
+        assert not runs.execute(run)
+    return key, run.run_id
 
 
 def test_resume_reexecutes_from_failure_keeping_the_partition(home, ops, monkeypatch):
@@ -112,7 +111,8 @@ def test_a_step_stored_before_the_kill_is_not_run_again(home, ops, monkeypatch):
 def test_a_run_created_but_never_started_by_a_killed_console_is_marked_failed(home, ops):
     key = ops.submit(SAMPLES / "01-mutual-nda.yaml").revision.partition_key
     job = build_definitions(home).resolve_job_def("contract_pipeline")
-    gone = {**worker_tags(), PID_TAG: "999999999"}
+    gone = {**worker_tags("orphan"), PID_TAG: "999999999"}
+    gone.pop(WORKER_OF_TAG)  # as a console of an earlier version tagged its runs
     orphan = ops.instance.create_run_for_job(job_def=job, tags={"dagster/partition": key, **gone})
     queued_by_daemon = ops.instance.create_run_for_job(job_def=job, tags={"dagster/partition": key})
 
