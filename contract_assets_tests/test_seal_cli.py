@@ -25,6 +25,7 @@ from contract_assets.domain.sealing import (
     create_trial_seal,
     read_certificates,
 )
+from contract_assets_tests.domain.test_packaging import OLD_LAYOUT
 from contract_assets_tests.domain.test_sealing import make_pkcs12
 from contract_assets_tests.harness import SAMPLES, cli, contract_home, operations_for
 from contract_assets_tests.test_pipeline import run_revision
@@ -179,6 +180,18 @@ def test_a_changed_zip_is_not_verified(sealed_home, tmp_path):
 
     assert result.returncode == 1
     assert f"FAILED: {key}.docx does not match its sha256 in the manifest" in result.stdout
+
+
+def test_verify_still_accepts_a_package_made_in_the_old_layout(sealed_home):
+    """A package made before the package was one folder (kept as a fixture with its trial
+    certificate): the manifest's paths start at the revision's folder."""
+    (manifest,) = OLD_LAYOUT.glob("*/*/*.manifest.json")
+    certificate = OLD_LAYOUT / "organisation-seal.pem"
+    for target in (manifest.parent, manifest):
+        result = cli("verify", str(target), "--certificate", str(certificate), home=sealed_home["home"])
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "checked: the SHA-256 of 3 files listed in" in result.stdout
+        assert "checked: the seal of acme-robotics-nda.r1.sealed.pdf" in result.stdout
 
 
 def test_verify_against_another_certificate_fails(sealed_home, tmp_path):
