@@ -71,7 +71,7 @@ def test_init_signing_then_the_package_is_sealed_and_status_reports_the_sealed_p
     assert sealed_home["metadata"]["sealed"] is True
     assert sealed_home["metadata"]["seal_certificate_sha256"] == fingerprint
     # A package made before this seal (or with another) shows as unsynced in the UI.
-    assert sealed_home["metadata"]["code_version"].endswith(f"+seal.{fingerprint[:12]}")
+    assert sealed_home["metadata"]["code_version"].endswith(f"+package.2+seal.{fingerprint[:12]}")
     manifest = json.loads(Path(artifacts["manifest"]).read_text())
     assert manifest["seal"]["certificate_sha256"] == fingerprint
     assert Path(artifacts["manifest_signature"]).name == Path(artifacts["manifest"]).name + ".sig"
