@@ -17,7 +17,9 @@ from dagster import (
     AssetObservation,
     AssetRecordsFilter,
     AssetSpec,
+    DagsterEventType,
     DagsterInstance,
+    EventLogEntry,
 )
 
 from contract_assets.domain.audit import AuditEntry, AuditHead, AuditReport, AuditTrail
@@ -68,16 +70,13 @@ def audit_step(
 ) -> dict[str, Any]:
     """Log what this asset step did, once however often the step is retried or resumed.
 
-    The key names the materialization this step is about to add (the partition's latest
-    one before it), so a step killed and run again finds its entry, while a deliberate
-    re-materialization later is a new action and a new entry. Returns the metadata that
-    puts the entry on the materialization.
+    The key names the materialization this step adds to: the partition's latest one whose
+    step finished. A step retried after its output was stored (the process killed between
+    storing it and recording the step's success, which Dagster then runs again) finds its
+    entry, while a deliberate re-materialization later is a new action and a new entry.
+    Returns the metadata that puts the entry on the materialization.
     """
-    latest = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=[context.partition_key]),
-        limit=1,
-    ).records
-    after = latest[0].storage_id if latest else 0
+    after = _latest_finished_materialization(context)
     entry = trail_for(workspace, context.instance).append(
         action,
         key=f"{action}:{context.partition_key}:after:{after}",
@@ -86,6 +85,30 @@ def audit_step(
         details={**details, "run_id": context.run.run_id},
     )
     return {"audit_seq": entry.seq, "audit_hash": entry.hash}
+
+
+def _latest_finished_materialization(context: AssetExecutionContext) -> int:
+    """The storage id of the partition's newest materialization whose step recorded its
+    success (0: none). Newer ones are this step's own earlier attempts, cut off after
+    storing their output."""
+    instance = context.instance
+    records_filter = AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=[context.partition_key])
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(records_filter, limit=20, cursor=cursor)
+        for record in page.records:
+            if _step_finished(instance, record.event_log_entry):
+                return record.storage_id
+        if not page.has_more:
+            return 0
+        cursor = page.cursor
+
+
+def _step_finished(instance: DagsterInstance, entry: EventLogEntry) -> bool:
+    if not entry.run_id or not entry.step_key:  # reported outside a run's steps
+        return True
+    successes = instance.all_logs(entry.run_id, of_type=DagsterEventType.STEP_SUCCESS)
+    return any(success.step_key == entry.step_key for success in successes)
 
 
 def event_log_heads(instance: DagsterInstance) -> Iterator[AuditHead]:

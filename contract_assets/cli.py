@@ -41,7 +41,13 @@ from contract_assets.domain.access import AccessConfigError, AccessDenied, Permi
 from contract_assets.domain.audit import export_lines
 from contract_assets.domain.records import create_schema, records_url
 from contract_assets.domain.files import atomic_write_bytes, exclusive_lock, sweep_temp_files
-from contract_assets.domain.packaging import Verification, verify_package, verify_sealed_pdf
+from contract_assets.domain.packaging import (
+    MANIFEST_SUFFIX,
+    Verification,
+    verify_package,
+    verify_package_zip,
+    verify_sealed_pdf,
+)
 from contract_assets.domain.sealing import (
     PASSPHRASE_ENV,
     OrganisationSeal,
@@ -525,7 +531,7 @@ def _init_signing(workspace: Workspace, args: argparse.Namespace) -> int:
 
 
 def _verify(workspace: Workspace, target: Path, certificate: Path | None) -> int:
-    """Check a sealed PDF, or a signature package (its folder or manifest), and say what failed."""
+    """Check a sealed PDF, or a signature package (its folder, manifest or zip), and say what failed."""
     trust_file = certificate or workspace.seal_files.certificate
     if not trust_file.exists():
         print(
@@ -550,11 +556,14 @@ def _verify(workspace: Workspace, target: Path, certificate: Path | None) -> int
 
 
 def _verification_of(target: Path, trusted: list[x509.Certificate]) -> Verification:
+    """A package given as its folder, its manifest or its zip; anything else as a sealed PDF."""
     if target.is_dir():
-        manifests = sorted(target.glob("*.manifest.json"))
+        manifests = sorted(target.glob(f"*{MANIFEST_SUFFIX}"))
         if len(manifests) != 1:
-            raise ValueError(f"expected one *.manifest.json in the folder, found {len(manifests)}")
+            raise ValueError(f"expected one *{MANIFEST_SUFFIX} in the folder, found {len(manifests)}")
         return verify_package(manifests[0], trusted)
+    if target.name.endswith(".zip"):
+        return verify_package_zip(target, trusted)
     if target.name.endswith(".json"):
         return verify_package(target, trusted)
     return verify_sealed_pdf(target, trusted)
@@ -651,7 +660,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--pkcs12", type=Path, help=f"use this PKCS#12 (.p12/.pfx); its passphrase from ${PASSPHRASE_ENV}"
     )
     verify = commands.add_parser(
-        "verify", help="check a sealed PDF or a signature package (folder or manifest)"
+        "verify", help="check a sealed PDF or a signature package (its folder, manifest or zip)"
     )
     verify.add_argument("file", type=Path)
     verify.add_argument(

@@ -17,6 +17,7 @@ from contract_assets.resources import Workspace
 
 # Bump when the code of the pipeline changes what it produces.
 CODE_VERSION = "2026.11.1"
+PACKAGE_LAYOUT = 2
 
 # Output's data_version is marked beta in Dagster 1.13 (and pinned here); the warning would
 # otherwise print in the middle of every console run.
@@ -36,8 +37,9 @@ def with_code_versions(assets: list[AssetsDefinition], workspace: Workspace) -> 
     """Stamp each asset with the code version of the code and configuration that make it."""
     library = f"{CODE_VERSION}+library.{workspace.library.content_hash[:12]}"
     playbook = f"{CODE_VERSION}+playbook.{workspace.playbook_hash[:12]}"
-    # Setting up (or changing) the seal makes the packages made before it unsynced.
-    seal = f"{CODE_VERSION}+seal.{(workspace.seal_fingerprint() or 'none')[:12]}"
+    # Setting up (or changing) the seal makes the packages made before it unsynced, and so
+    # does a new package layout (2: one folder with every file and its zip).
+    seal = f"{CODE_VERSION}+package.{PACKAGE_LAYOUT}+seal.{(workspace.seal_fingerprint() or 'none')[:12]}"
 
     def stamp(spec):
         name = spec.key.to_user_string()

@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -137,6 +138,54 @@ def assert_materialized_once(instance: DagsterInstance, partition_keys: Iterable
         for asset in PIPELINE
     }
     assert {where: n for where, n in counts.items() if n != 1} == {}, "materialized other than once"
+
+
+DATA_VERSION_TAG = "dagster/data_version"  # where Dagster keeps a materialization's data version
+
+
+def data_versions(instance: DagsterInstance, asset: str, partition_key: str) -> list[str | None]:
+    """The data version of each materialization of the asset's partition, oldest first."""
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[partition_key]),
+        limit=100,
+        ascending=True,
+    ).records
+    return [r.asset_materialization.tags.get(DATA_VERSION_TAG) for r in records]
+
+
+def assert_repeats_were_harmless(ops: ContractOperations, partition_keys: Iterable[str]) -> None:
+    """Dagster runs a step at least once: one cut off after storing its output but before
+    recording its success is run again. What that may repeat must be harmless: every
+    pipeline asset of each revision is materialized, the latest materialization's data
+    version equal to the first's; one folder each of review copy, documents and package
+    (one seal); each audited action of the revision logged once."""
+    changed, missing, folders, repeated = {}, [], {}, {}
+    layout = ops.workspace.layout
+    for key in partition_keys:
+        for asset in PIPELINE:
+            versions = data_versions(ops.instance, asset, key)
+            if not versions:
+                if not (asset == "contract_redline" and key.endswith(".r1")):  # nothing to compare with
+                    missing.append((key, asset))
+            elif versions[-1] != versions[0] or None in versions:
+                changed[(key, asset)] = versions
+        packages = {p.parent for p in layout.issued(key, f"{key}.manifest.json")}
+        documents = {p.parent for p in layout.issued(key, f"{key}.docx")} - packages
+        seals = {p.parent for p in layout.issued(key, f"{key}.sealed.pdf")}
+        for what, found, expected in (
+            ("package", packages, 1),
+            ("sealed pdf", seals, min(len(seals), 1)),  # at most one seal (none without a seal set up)
+            ("documents", documents, 1),
+            ("review copy", {p.parent for p in layout.issued(key, f"{key}.review.html")}, 1),
+        ):
+            if len(found) != expected:
+                folders[(key, what)] = sorted(p.name for p in found)
+        actions = Counter(entry.action for entry in ops.workspace.audit.entries(key))
+        repeated.update({(key, action): n for action, n in actions.items() if n != 1})
+    assert missing == [], f"never materialized: {missing}"
+    assert changed == {}, f"a repeated step stored another data version: {changed}"
+    assert folders == {}, f"other than one folder: {folders}"
+    assert repeated == {}, f"audited other than once: {repeated}"
 
 
 def stages(home: ContractHome) -> dict[str, dict]:

@@ -19,6 +19,7 @@ from contract_assets_tests.harness import (
     SAMPLE_FILES,
     approve,
     assert_materialized_once,
+    assert_repeats_were_harmless,
     contract_home,
     drop,
     operations_for,
@@ -137,7 +138,9 @@ def test_a_run_cut_off_with_the_daemon_is_retried_from_failure(tmp_path, monkeyp
     daemon and everything it started (the OOM killer, a power cut) leaves it STARTED with no
     process: the daemon, back, finds that process gone (run monitoring with the project's
     launcher) and marks it failed. Either way the daemon retries it from its failure
-    (`run_retries`), and no step is computed twice.
+    (`run_retries`). A step cut off after storing its output is computed again (Dagster's
+    steps run at least once); that repeats nothing a user sees: the same data version, one
+    folder each of documents and package, one audit entry per action.
 
     A small run can finish between seeing it start and the cut landing: then the premise
     did not hold, and the next revision is tried (a few at most)."""
@@ -164,7 +167,7 @@ def test_a_run_cut_off_with_the_daemon_is_retried_from_failure(tmp_path, monkeyp
             if kill:
                 failure = ops.instance.all_logs(cut_off, of_type=DagsterEventType.RUN_FAILURE)
                 assert "is gone" in failure[-1].dagster_event.message
-            assert_materialized_once(ops.instance, [key])
+            assert_repeats_were_harmless(ops, [key])
 
 
 def monitor_every_two_seconds(home) -> None:

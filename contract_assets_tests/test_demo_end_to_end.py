@@ -65,7 +65,7 @@ def test_ready_nda_has_every_format_and_a_manifest_whose_hashes_match(demo):
     manifest = json.loads(artifacts["manifest"].read_text())
     assert {f["kind"] for f in manifest["files"]} == {"html", "pdf", "docx"}
     for entry in manifest["files"]:
-        assert sha256_file(artifacts["manifest"].parent.parent / entry["path"]) == entry["sha256"]
+        assert sha256_file(artifacts["manifest"].parent / entry["path"]) == entry["sha256"]
     assert [s["name"] for s in manifest["signers"]][1] == "Maria Gomez"
     text = "".join(page.extract_text() for page in PdfReader(artifacts["pdf"]).pages)
     assert "Acme Robotics LLC" in text and "evaluating a joint product integration" in text

@@ -18,7 +18,7 @@ from contract_assets.domain.files import sha256_file
 from contract_assets.domain.models import ContractDraft
 from contract_assets.domain.register_report import RegisterReport
 from contract_assets.operations import PIPELINE
-from contract_assets_tests.harness import SAMPLES, operations_for
+from contract_assets_tests.harness import SAMPLES, cli, operations_for
 
 
 def run_revision(home, instance: DagsterInstance, key: str, steps=PIPELINE, raise_on_error=True):
@@ -60,7 +60,7 @@ def test_auto_approved_nda_materializes_every_asset_and_passes_every_check(home,
     manifest = json.loads(Path(status["artifacts"]["manifest"]).read_text())
     assert [s["role"] for s in manifest["signers"]] == ["us", "counterparty"]
     for entry in manifest["files"]:
-        path = Path(status["artifacts"]["manifest"]).parent.parent / entry["path"]
+        path = Path(status["artifacts"]["manifest"]).parent / entry["path"]  # beside the manifest
         assert sha256_file(path) == entry["sha256"]
 
 
@@ -160,7 +160,7 @@ def test_asset_checks_report_problems(home, ops):
     assert not mandatory_clauses_present(broken).passed
     assert mandatory_clauses_present(status.draft).passed
 
-    Path(status.documents.path_of("pdf")).write_bytes(b"tampered")
+    Path(status.package.paths[f"{key}.pdf"]).write_bytes(b"tampered")  # the package's own copy
     result = manifest_matches_files(status.package)
     assert not result.passed and "does not match" in result.description
 
@@ -303,8 +303,13 @@ def test_issued_files_are_never_overwritten_by_a_later_materialization(home, ops
     }
 
     run_revision(home, ops.instance, key)  # e.g. "Materialize" again from the UI
+    assert ops.statuses()[0].package == first.package  # the same inputs: nothing issued again
+    assert cli("init-signing", home=home).returncode == 0  # a seal set up since: a new package
+
+    run_revision(home, ops.instance, key)
 
     again = ops.statuses()[0]
+    assert again.package.sealed and not first.package.sealed
     assert again.package.path_of("manifest") != first.package.path_of("manifest")
     for path, data in issued.items():
         assert path.read_bytes() == data  # the issued files stay, unchanged

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
+from contract_assets.domain.files import sha256_file
 from contract_assets.domain.packaging import verify_package
 from contract_assets.domain.sealing import (
     SealFiles,
@@ -23,6 +25,7 @@ from contract_assets.domain.sealing import (
     create_trial_seal,
     read_certificates,
 )
+from contract_assets_tests.domain.test_packaging import OLD_LAYOUT
 from contract_assets_tests.domain.test_sealing import make_pkcs12
 from contract_assets_tests.harness import SAMPLES, cli, contract_home, operations_for
 from contract_assets_tests.test_pipeline import run_revision
@@ -68,21 +71,54 @@ def test_init_signing_then_the_package_is_sealed_and_status_reports_the_sealed_p
     assert sealed_home["metadata"]["sealed"] is True
     assert sealed_home["metadata"]["seal_certificate_sha256"] == fingerprint
     # A package made before this seal (or with another) shows as unsynced in the UI.
-    assert sealed_home["metadata"]["code_version"].endswith(f"+seal.{fingerprint[:12]}")
+    assert sealed_home["metadata"]["code_version"].endswith(f"+package.2+seal.{fingerprint[:12]}")
     manifest = json.loads(Path(artifacts["manifest"]).read_text())
     assert manifest["seal"]["certificate_sha256"] == fingerprint
     assert Path(artifacts["manifest_signature"]).name == Path(artifacts["manifest"]).name + ".sig"
 
 
-def test_verify_accepts_the_package_folder_its_manifest_and_the_sealed_pdf(sealed_home):
+def test_verify_accepts_the_package_folder_its_manifest_its_zip_and_the_sealed_pdf(sealed_home):
     home, artifacts = sealed_home["home"], sealed_home["status"]["artifacts"]
     manifest = Path(artifacts["manifest"])
-    for target in (manifest.parent, manifest, Path(artifacts["pdf"])):
+    zipped = manifest.with_name(manifest.name.replace(".manifest.json", ".package.zip"))
+    for target in (manifest.parent, manifest, zipped, Path(artifacts["pdf"])):
         result = cli("verify", str(target), home=home)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "verified" in result.stdout and "FAILED" not in result.stdout
     package = cli("verify", str(manifest.parent), home=home).stdout
     assert "checked: the signature of" in package and "checked: the seal of" in package
+    assert f"checked: {zipped.name} holds the same files as the folder" in package
+    from_zip = cli("verify", str(zipped), home=home).stdout
+    assert f"checked: the files in {zipped.name}" in from_zip and "checked: the seal of" in from_zip
+
+
+def test_the_package_folder_alone_holds_every_file_its_manifest_lists(sealed_home, tmp_path):
+    """Handed on by itself (to a counterparty, an e-signature service), the folder or the zip
+    is the whole package: the contract in each format, the sealed PDF, the signed manifest."""
+    home, artifacts = sealed_home["home"], sealed_home["status"]["artifacts"]
+    folder = Path(artifacts["manifest"]).parent
+    key = sealed_home["status"]["partition_key"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        key + suffix
+        for suffix in (".html", ".pdf", ".docx", ".sealed.pdf", ".manifest.json", ".manifest.json.sig", ".package.zip")
+    )
+    manifest = json.loads(Path(artifacts["manifest"]).read_text())
+    assert manifest["paths_relative_to"] == "manifest"
+    assert [entry["path"] for entry in manifest["files"]] == [f"{key}.html", f"{key}.pdf", f"{key}.docx"]
+    assert sealed_home["metadata"]["package_zip_sha256"] == sha256_file(folder / f"{key}.package.zip")
+    with operations_for(home) as ops:
+        (entry,) = [e for e in ops.workspace.audit.entries(key) if e.action == "package_sealed"]
+    assert entry.details["package_zip_sha256"] == sealed_home["metadata"]["package_zip_sha256"]
+
+    handed_on = tmp_path / "to-the-counterparty"
+    shutil.copytree(folder, handed_on)
+    copied_zip = tmp_path / f"{key}.package.zip"
+    shutil.copyfile(folder / f"{key}.package.zip", copied_zip)
+    with zipfile.ZipFile(copied_zip) as archive:
+        assert archive.namelist() == sorted(f"{key}/{p.name}" for p in folder.iterdir() if p.suffix != ".zip")
+    for target in (handed_on, copied_zip):
+        result = cli("verify", str(target), home=home)
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _flip_one_byte(path: Path) -> bytes:
@@ -93,12 +129,14 @@ def _flip_one_byte(path: Path) -> bytes:
     return original
 
 
-@pytest.mark.parametrize("kind", ["html", "rendered_pdf", "docx", "pdf", "manifest", "manifest_signature"])
-def test_package_verify_fails_when_any_file_or_the_manifest_changes(sealed_home, kind):
-    artifacts = sealed_home["status"]["artifacts"]
-    manifest = Path(artifacts["manifest"])
+PACKAGE_FILES = [".html", ".pdf", ".docx", ".sealed.pdf", ".manifest.json", ".manifest.json.sig", ".package.zip"]
+
+
+@pytest.mark.parametrize("suffix", PACKAGE_FILES)
+def test_package_verify_fails_when_any_file_or_the_manifest_changes(sealed_home, suffix):
+    manifest = Path(sealed_home["status"]["artifacts"]["manifest"])
     trusted = read_certificates(SealFiles(sealed_home["home"].keys_dir).certificate)
-    target = Path(artifacts[kind])
+    target = manifest.parent / (sealed_home["status"]["partition_key"] + suffix)
     original = _flip_one_byte(target)
     try:
         result = verify_package(manifest, trusted)
@@ -113,11 +151,10 @@ def test_package_verify_fails_when_any_file_or_the_manifest_changes(sealed_home,
 def test_verify_command_exits_non_zero_and_says_what_failed(sealed_home, tmp_path):
     home, artifacts = sealed_home["home"], sealed_home["status"]["artifacts"]
     package = tmp_path / "package"
-    documents = Path(artifacts["manifest"]).parent.parent
-    shutil.copytree(documents, package)
-    copied_manifest = package / Path(artifacts["manifest"]).relative_to(documents)
+    shutil.copytree(Path(artifacts["manifest"]).parent, package)
+    copied_manifest = package / Path(artifacts["manifest"]).name
     copied_manifest.write_text(copied_manifest.read_text().replace('"revision": 1', '"revision": 7'))
-    copied_docx = package / Path(artifacts["docx"]).relative_to(documents)
+    copied_docx = package / Path(artifacts["docx"]).name
     copied_docx.write_bytes(copied_docx.read_bytes() + b"x")
 
     result = cli("verify", str(copied_manifest), home=home)
@@ -126,7 +163,35 @@ def test_verify_command_exits_non_zero_and_says_what_failed(sealed_home, tmp_pat
     failures = [line for line in result.stdout.splitlines() if line.startswith("FAILED: ")]
     assert any("changed after it was signed" in line for line in failures)
     assert any(".docx does not match its sha256" in line for line in failures)
+    assert any("differs from the file in the folder" in line for line in failures)
     assert "NOT verified" in result.stdout
+
+
+def test_a_changed_zip_is_not_verified(sealed_home, tmp_path):
+    home, artifacts = sealed_home["home"], sealed_home["status"]["artifacts"]
+    key = sealed_home["status"]["partition_key"]
+    original = Path(artifacts["manifest"]).with_name(f"{key}.package.zip")
+    with zipfile.ZipFile(original) as source, zipfile.ZipFile(tmp_path / "changed.zip", "w") as changed:
+        for info in source.infolist():
+            data = source.read(info)
+            changed.writestr(info, data + b"x" if info.filename.endswith(".docx") else data)
+
+    result = cli("verify", str(tmp_path / "changed.zip"), home=home)
+
+    assert result.returncode == 1
+    assert f"FAILED: {key}.docx does not match its sha256 in the manifest" in result.stdout
+
+
+def test_verify_still_accepts_a_package_made_in_the_old_layout(sealed_home):
+    """A package made before the package was one folder (kept as a fixture with its trial
+    certificate): the manifest's paths start at the revision's folder."""
+    (manifest,) = OLD_LAYOUT.glob("*/*/*.manifest.json")
+    certificate = OLD_LAYOUT / "organisation-seal.pem"
+    for target in (manifest.parent, manifest):
+        result = cli("verify", str(target), "--certificate", str(certificate), home=sealed_home["home"])
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "checked: the SHA-256 of 3 files listed in" in result.stdout
+        assert "checked: the seal of acme-robotics-nda.r1.sealed.pdf" in result.stdout
 
 
 def test_verify_against_another_certificate_fails(sealed_home, tmp_path):

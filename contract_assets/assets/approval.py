@@ -16,7 +16,7 @@ from contract_assets.domain.models import (
 from contract_assets.domain.playbook import required_approvals
 from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
-from contract_assets.resources import ContractWorkspace
+from contract_assets.resources import ContractWorkspace, Workspace, missing_key_fails_once
 
 
 @asset(partitions_def=revision_partitions, group_name="contracts", kinds={"python"})
@@ -82,7 +82,7 @@ def approval_record(
     workspace = contracts.workspace()
     key = context.partition_key
     if approval_routing.auto_approved:
-        decided_at, status, decisions = datetime.now(UTC), "approved", []
+        decided_at, status, decisions = _auto_approved_at(workspace, approval_routing), "approved", []
     else:
         state = approval_state(approval_routing, workspace.decisions.accepted(key))
         if state.status == "awaiting_approval":
@@ -120,3 +120,18 @@ def approval_record(
             "decisions": [f"{d.role}: {d.decision} by {d.approver}" for d in decisions],
         },
     )
+
+
+def _auto_approved_at(workspace: Workspace, routing: ApprovalRouting) -> datetime:
+    """When the playbook approved the revision: the stored record's time if it already did
+    (a step retried after storing its record stores the same record), else now."""
+    with missing_key_fails_once():
+        stored = workspace.layout.read_model("approval_record", routing.partition_key, ApprovalRecord)
+    if (
+        stored is not None
+        and stored.auto_approved
+        and stored.content_hash == routing.content_hash
+        and stored.playbook_version == routing.playbook_version
+    ):
+        return stored.decided_at
+    return datetime.now(UTC)

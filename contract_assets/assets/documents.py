@@ -13,6 +13,7 @@ from contract_assets.domain.models import (
     SignaturePackage,
 )
 from contract_assets.domain.packaging import (
+    MANIFEST_SUFFIX,
     build_signature_package,
     render_contract,
     render_review_copy,
@@ -93,6 +94,7 @@ def signature_package(
             f"{context.partition_key}: no organisation seal is set up, the package is not sealed "
             "(run `contract-assets init-signing`)"
         )
+    key = context.partition_key
     head = workspace.audit.head()
     package = build_signature_package(
         revision=contract_request,
@@ -101,13 +103,17 @@ def signature_package(
         created_at=datetime.now(UTC),
         audit_head=head.as_json() if head else None,
         seal=seal,
+        # A package already issued from the same inputs (a retried step) is kept, not sealed again.
+        issued=workspace.layout.issued(key, f"{key}{MANIFEST_SUFFIX}"),
     )
+    zipped = next(f for f in package.files if f.kind == "package_zip")
     audited = audit_step(
         context,
         workspace,
         "package_sealed",
         {
             "manifest_sha256": package.files[0].sha256,
+            "package_zip_sha256": zipped.sha256,
             "documents": len(package.documents),
             "sealed": package.sealed,
             "seal_certificate_sha256": seal.fingerprint if seal else None,
@@ -119,6 +125,9 @@ def signature_package(
             # Who signs by party and title; names and emails stay in the manifest.
             "signers": [f"{s.order}. {s.party}, {s.title}" for s in package.signers],
             "documents": len(package.documents),
+            "package_zip": zipped.filename,
+            "package_zip_sha256": zipped.sha256,
+            "created_at": package.created_at.isoformat(),
             "sealed": package.sealed,
             **(
                 {"sealed_by": seal.organisation, "seal_certificate_sha256": seal.fingerprint}

@@ -410,6 +410,7 @@ class RenderedFile(StrictModel):
         "redline",
         "executed_pdf",
         "register_report",
+        "package_zip",
     ]
     filename: str
     media_type: str
@@ -451,8 +452,9 @@ class Signer(StrictModel):
 class SignaturePackage(FileBundle):
     """The manifest of what is sent for signature: file hashes and signers in order.
 
-    `files` lists the manifest itself and, once sealing is set up, the sealed PDF and the
-    manifest's signature; `documents` the contract files it vouches for.
+    `files` lists the manifest itself, once sealing is set up the sealed PDF and the
+    manifest's signature, and the zip of the whole package; `documents` the contract files
+    it vouches for, copied into the package's folder beside the manifest.
     """
 
     contract_id: str

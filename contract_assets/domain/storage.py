@@ -37,6 +37,10 @@ class StorageLayout:
     def documents_dir(self, partition_key: str) -> Path:
         return self.base_dir / "documents" / _checked(partition_key)
 
+    def issued(self, partition_key: str, filename: str) -> list[Path]:
+        """Each file named `filename` issued for the revision (one per content folder)."""
+        return sorted(self.documents_dir(partition_key).glob(f"*/{filename}"))
+
     def write_model(self, asset: str, partition_key: str | None, model: StoredModel) -> Path:
         """Store a typed value; a file bundle's files first, so a stored record always has them."""
         if isinstance(model, FileBundle):
