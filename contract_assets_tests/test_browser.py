@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 from dagster import RunsFilter
+from playwright.sync_api import Page, Response, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from contract_assets.cli import open_instance
 from contract_assets.domain.home import ContractHome
@@ -50,7 +52,8 @@ CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-ARTIFACTS = Path(os.environ.get("CI_ARTIFACTS") or REPO / ".ci" / "artifacts") / f"browser-{BACKEND}"
+ARTIFACTS = Path(os.environ.get("CI_ARTIFACTS") or REPO / ".ci" / "artifacts")
+SCREENSHOTS = ARTIFACTS / f"browser-{BACKEND}"
 
 # The samples' high-value MSA, revision 2: it waits for finance (and legal) to approve.
 AWAITING = "blue-fjord-msa.r2"
@@ -68,7 +71,8 @@ class UI:
     home: ContractHome
     port: int
     keys: Path
-    console_runs: dict[str, str] = field(default_factory=dict)  # partition -> run made before the UI
+    # partition -> a run made before the UI started, so on the console
+    console_runs: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -78,7 +82,7 @@ class UI:
 def chromium_or_skip() -> Path:
     if CHROMIUM.is_file():
         return CHROMIUM
-    message = f"{CHROMIUM} is missing (Debian package chromium; scripts/system-deps.sh test installs it)"
+    message = f"{CHROMIUM} is missing (Debian: chromium; scripts/system-deps.sh test installs it)"
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
@@ -88,7 +92,7 @@ def chromium_or_skip() -> Path:
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
     chromium_or_skip()  # before minutes of set-up
     root = tmp_path_factory.mktemp("browser")
-    with pytest.MonkeyPatch.context() as monkeypatch, contract_home(root / "home", monkeypatch) as home:
+    with pytest.MonkeyPatch.context() as patch, contract_home(root / "home", patch) as home:
         demo = cli("demo", str(SAMPLES), home=home)
         assert demo.returncode == 0, demo.stderr[-3000:]
         keys = root / "keys"
@@ -102,7 +106,9 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
         assert added.returncode == 0, added.stderr
         with open_instance(home) as instance:  # every run so far was made on the console
             records = instance.get_run_records(
-                RunsFilter(job_name="contract_pipeline", tags={"dagster/partition": CONSOLE_RUN_PARTITION})
+                RunsFilter(
+                    job_name="contract_pipeline", tags={"dagster/partition": CONSOLE_RUN_PARTITION}
+                )
             )
         ui = UI(home, free_port(), keys, {CONSOLE_RUN_PARTITION: records[0].dagster_run.run_id})
         log_path = root / "dev.log"
@@ -118,7 +124,9 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
             stop_as_a_service_manager_does(process, log_path)
 
 
-def stop_as_a_service_manager_does(process: subprocess.Popen, log_path: Path, grace: float = 60) -> None:
+def stop_as_a_service_manager_does(
+    process: subprocess.Popen, log_path: Path, grace: float = 60
+) -> None:
     """SIGTERM `contract-assets dev` alone (as `kill PID` from a script does); it and every
     process it started must be gone within `grace` seconds. Whatever is left is killed, and
     the teardown fails saying so."""
@@ -150,15 +158,15 @@ class Browser:
     """One Chromium page, with what went wrong on it: uncaught script errors and failed
     GraphQL requests."""
 
-    page: object
+    page: Page
     versions: str
     page_errors: list[str] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
-    graphql_responses: list[object] = field(default_factory=list)
+    graphql_responses: list[Response] = field(default_factory=list)
 
     def shot(self, name: str) -> Path:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        path = ARTIFACTS / f"{name}.png"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
         return path
 
@@ -177,23 +185,21 @@ class Browser:
 
 @pytest.fixture(scope="module")
 def browser(ui: UI) -> Iterator[Browser]:
-    from playwright.sync_api import expect, sync_playwright
-
     chromium = chromium_or_skip()
     playwright_version = importlib.metadata.version("playwright")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_FLAGS)
         versions = f"Chromium {launched.version} ({chromium}), Playwright {playwright_version}"
         print(f"browser test: {versions}")
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        (ARTIFACTS / "versions.txt").write_text(versions + "\n")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        (SCREENSHOTS / "versions.txt").write_text(versions + "\n")
         context = launched.new_context(viewport={"width": 1400, "height": 900})
         page = context.new_page()
         page.set_default_timeout(UI_TIMEOUT_MS)
         expect.set_options(timeout=UI_TIMEOUT_MS)
         found = Browser(page, versions)
         page.on("pageerror", lambda error: found.page_errors.append(str(error)))
-        page.on("response", lambda response: _watch(found, response))
+        page.on("response", lambda response: note_graphql_response(found, response))
         dismiss_the_newsletter_dialog(page, ui)
         try:
             yield found
@@ -202,11 +208,9 @@ def browser(ui: UI) -> Iterator[Browser]:
             launched.close()
 
 
-def dismiss_the_newsletter_dialog(page, ui: UI) -> None:
+def dismiss_the_newsletter_dialog(page: Page, ui: UI) -> None:
     """Dagster asks a first visitor to join its newsletter in a dialog over the page; skip it
     once (the browser context remembers)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
     page.goto(f"{ui.url}/overview")
     try:
         page.get_by_role("button", name="Skip").click(timeout=20_000)
@@ -215,18 +219,16 @@ def dismiss_the_newsletter_dialog(page, ui: UI) -> None:
     page.get_by_text("Join the Dagster community").wait_for(state="hidden")
 
 
-def _watch(found: Browser, response) -> None:
+def note_graphql_response(found: Browser, response: Response) -> None:
     if "/graphql" not in response.url:
         return
     if response.status >= 400:
-        found.failed_requests.append(f"HTTP {response.status} {response.request.method} {response.url}")
+        found.failed_requests.append(f"HTTP {response.status} {response.url}")
     else:
         found.graphql_responses.append(response)
 
 
 def test_the_asset_graph_loads_with_no_error(ui: UI, browser: Browser, record_property):
-    from playwright.sync_api import expect
-
     record_property("browser", browser.versions)  # conftest prints it after the run
     page = browser.page
     page.goto(f"{ui.url}/asset-groups")
@@ -246,8 +248,6 @@ def open_stage_view(ui: UI, browser: Browser, partition_key: str, shot: str) -> 
     """Assets > revision_stage > Events > the revision's newest observation: its metadata,
     name -> text. (Dagster 1.13's Partitions tab shows only materializations: for this
     asset, which is observed and never materialized, it says "No metadata entries".)"""
-    from playwright.sync_api import expect
-
     page = browser.page
     page.goto(f"{ui.url}/assets")
     page.get_by_role("link", name="revision_stage").first.click()
@@ -258,14 +258,17 @@ def open_stage_view(ui: UI, browser: Browser, partition_key: str, shot: str) -> 
         heading = re.compile(rf"Partition\s+{re.escape(partition_key)}\s+observed")
         expect(page.get_by_text(heading).first).to_be_visible()
         for name in ("stage", "waiting_for", "reason"):
-            row = page.get_by_role("row").filter(has=page.get_by_role("cell", name=name, exact=True))
+            label = page.get_by_role("cell", name=name, exact=True)
+            row = page.get_by_role("row").filter(has=label)
             shown[name] = row.first.get_by_role("cell").nth(1).inner_text().strip()
     finally:
         browser.shot(shot)
     return shown
 
 
-def test_the_stage_view_shows_the_revision_awaiting_approval_and_who_must_act(ui: UI, browser: Browser):
+def test_the_stage_view_shows_the_revision_awaiting_approval_and_who_must_act(
+    ui: UI, browser: Browser
+):
     expected = stages(ui.home)[AWAITING]
     assert expected["stage"] == "awaiting_approval"
     assert "finance" in expected.get("waiting_for", ""), expected  # what `status` says to expect
@@ -297,8 +300,6 @@ def run_id_in(url: str) -> str:
 
 
 def test_an_approval_recorded_from_the_launchpad_moves_the_revision_on(ui: UI, browser: Browser):
-    from playwright.sync_api import expect
-
     signed = cli(
         "approve", AWAITING, "--role", "finance", "--approver", APPROVER,
         "--key", str(ui.keys / f"{APPROVER}.key"), "--sign-only", home=ui.home,
@@ -332,8 +333,6 @@ def test_an_approval_recorded_from_the_launchpad_moves_the_revision_on(ui: UI, b
 
 
 def test_a_console_run_re_executes_from_the_ui(ui: UI, browser: Browser):
-    from playwright.sync_api import expect
-
     console_run = ui.console_runs[CONSOLE_RUN_PARTITION]
     page = browser.page
     page.goto(f"{ui.url}/runs/{console_run}")
@@ -353,3 +352,13 @@ def test_a_console_run_re_executes_from_the_ui(ui: UI, browser: Browser):
     assert run["status"] == "SUCCESS", run
     assert run["parentRunId"] == console_run
     assert {t["key"]: t["value"] for t in run["tags"]}["dagster/partition"] == CONSOLE_RUN_PARTITION
+
+
+def test_a_missing_chromium_fails_under_ci_and_skips_elsewhere(monkeypatch):
+    monkeypatch.setattr(f"{__name__}.CHROMIUM", Path("/nonexistent/chromium"))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="chromium is missing"):
+        chromium_or_skip()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="chromium is missing"):
+        chromium_or_skip()
