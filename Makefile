@@ -1,5 +1,6 @@
 # make demo   create .venv, install, run the pipeline on the sample requests
-# make test   same set-up, then the whole test suite
+# make test   same set-up, then the whole test suite, one worker per core (TEST_WORKERS=N to choose;
+#             PYTEST_ARGS='-k name' and the like pass through)
 # make ui     the Dagster UI on http://127.0.0.1:3000 over the same instance
 #             (UI_ARGS=--read-only, UI_ARGS='--host ADDR --port N': see README, The UI)
 # CONTRACT_ASSETS_TEST_BACKEND=postgres make test   the suite on PostgreSQL (127.0.0.1:5432)
@@ -11,6 +12,10 @@ STAMP := $(VENV)/.installed
 # The shared sample requests when this checkout sits beside them, else the copies in examples/.
 SHARED_REQUESTS := ../shared/examples/requests
 DEMO_REQUESTS ?= $(if $(wildcard $(SHARED_REQUESTS)/*.yaml),$(SHARED_REQUESTS),examples/requests)
+
+# Tests that share a server or a browser carry the same xdist_group mark and run on one worker.
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+PYTEST_ARGS ?=
 
 .PHONY: demo test ui benchmark schema clean
 
@@ -25,7 +30,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	scripts/system-deps.sh test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ui: $(STAMP)
 	$(BIN)/contract-assets dev $(UI_ARGS)
@@ -41,4 +46,4 @@ schema: $(STAMP)
 	$(BIN)/python -m contract_assets.schema
 
 clean:
-	rm -rf $(VENV) .contract_assets .tmp_dagster_home_* *.egg-info
+	rm -rf $(VENV) .contract_assets .tmp_dagster_home_* *.egg-info .ci/artifacts

@@ -17,3 +17,15 @@ def ops(home):
     """The operations of `home` on its Dagster instance."""
     with operations_for(home) as operations:
         yield operations
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The browser and driver versions the browser test ran with (it records them)."""
+    versions = {
+        value
+        for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])
+        for name, value in getattr(report, "user_properties", ())
+        if name == "browser"
+    }
+    for line in sorted(versions):
+        terminalreporter.write_line(f"browser test ran with {line}")

@@ -330,24 +330,30 @@ def running_webserver(
     log_path = log_dir / "webserver.log"
     command = [program, "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)]
     with service(command, log_path, env, log_dir) as process:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                log = log_path.read_text()[-3000:]
-                raise AssertionError(f"the webserver exited ({process.returncode}):\n{log}")
-            try:
-                entries = graphql(port, LOCATIONS, timeout=10)["workspaceOrError"]["locationEntries"]
-                if entries and all(e["loadStatus"] == "LOADED" for e in entries):
-                    loaded = "RepositoryLocation"
-                    errors = [e for e in entries if e["locationOrLoadError"]["__typename"] != loaded]
-                    assert not errors, f"the code location did not load: {errors}"
-                    break
-            except (OSError, urllib.error.URLError):
-                pass  # not listening yet
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the webserver did not come up:\n{log_path.read_text()[-3000:]}")
-            time.sleep(1)
+        wait_until_loaded(process, port, log_path, timeout)
         yield port
+
+
+def wait_until_loaded(process: subprocess.Popen, port: int, log_path: Path, timeout: float = 240) -> None:
+    """Wait until the UI `process` serves GraphQL on `port` with every code location loaded
+    (fails with the end of its log if it exits, a location fails to load, or time runs out)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            log = log_path.read_text()[-3000:]
+            raise AssertionError(f"the webserver exited ({process.returncode}):\n{log}")
+        try:
+            entries = graphql(port, LOCATIONS, timeout=10)["workspaceOrError"]["locationEntries"]
+            if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                loaded = "RepositoryLocation"
+                errors = [e for e in entries if e["locationOrLoadError"]["__typename"] != loaded]
+                assert not errors, f"the code location did not load: {errors}"
+                return
+        except (OSError, urllib.error.URLError):
+            pass  # not listening yet
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the webserver did not come up:\n{log_path.read_text()[-3000:]}")
+        time.sleep(1)
 
 
 LOCATIONS = """

@@ -2,7 +2,8 @@
 # Make sure the Debian packages the project needs are present; install the missing ones
 # with apt-get when running as root, otherwise say exactly what to install.
 #   scripts/system-deps.sh fonts   fonts embedded in the PDFs (make demo)
-#   scripts/system-deps.sh test    fonts plus the tools the tests open documents with (make test)
+#   scripts/system-deps.sh test    fonts plus the tools the tests open documents with, and
+#                                  Debian's Chromium for the browser test (make test)
 set -euo pipefail
 
 need=()
@@ -12,6 +13,8 @@ have_file /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf || need+=(fo
 if [ "${1:-fonts}" = test ]; then
     command -v pdftoppm >/dev/null || need+=(poppler-utils)
     command -v libreoffice >/dev/null || need+=(libreoffice-writer-nogui)
+    # Playwright drives this one; it never downloads a browser of its own.
+    have_file /usr/bin/chromium || need+=(chromium)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
