@@ -518,14 +518,14 @@ class ContractOperations:
             possible = _POSSIBLE_OUTCOMES.get(status.stage, ())
             if all(requester_notice_id(key, outcome) in already_told for outcome in possible):
                 continue
-            decided = self._decided(status)
+            decided = self._decision_outcome(status)
             if decided is not None:
                 outcomes.append(decided)
             if status.stage is Stage.READY_FOR_SIGNATURE:
                 outcomes.append(self._outcome(status, "ready_for_signature"))
         return outcomes
 
-    def _decided(self, status: RevisionStatus) -> RequesterOutcome | None:
+    def _decision_outcome(self, status: RevisionStatus) -> RequesterOutcome | None:
         """The outcome people's decisions gave the revision, if they gave one."""
         if status.stage is Stage.AWAITING_APPROVAL:
             accepted = self.workspace.decisions.accepted(status.revision.partition_key)

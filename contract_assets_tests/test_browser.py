@@ -245,21 +245,20 @@ def test_the_asset_graph_loads_with_no_error(ui: UI, browser: Browser, record_pr
 
 
 def open_stage_view(ui: UI, browser: Browser, partition_key: str, shot: str) -> dict[str, str]:
-    """Assets > revision_stage > Events > the revision's newest observation: its metadata,
-    name -> text. (Dagster 1.13's Partitions tab shows only materializations: for this
-    asset, which is observed and never materialized, it says "No metadata entries".)"""
+    """The view the README names: Assets > revision_stage > Partitions > the revision; the
+    panel's metadata, name -> text."""
     page = browser.page
     page.goto(f"{ui.url}/assets")
     page.get_by_role("link", name="revision_stage").first.click()
-    page.get_by_role("tab", name="Events").click()
+    page.get_by_role("tab", name="Partitions").click()
     shown: dict[str, str] = {}
     try:
-        page.get_by_text(partition_key, exact=True).first.click()  # the list is newest first
-        heading = re.compile(rf"Partition\s+{re.escape(partition_key)}\s+observed")
-        expect(page.get_by_text(heading).first).to_be_visible()
+        page.get_by_text(partition_key, exact=True).first.click()
+        expect(page).to_have_url(re.compile(rf"partition={re.escape(partition_key)}"))
         for name in ("stage", "waiting_for", "reason"):
             label = page.get_by_role("cell", name=name, exact=True)
             row = page.get_by_role("row").filter(has=label)
+            expect(row).to_have_count(1)
             shown[name] = row.first.get_by_role("cell").nth(1).inner_text().strip()
     finally:
         browser.shot(shot)

@@ -161,7 +161,9 @@ def ui_launch(monkeypatch, tmp_path):
     monkeypatch.setenv("CONTRACT_ASSETS_HOME", str(tmp_path / "home"))
     monkeypatch.delenv(cli_module.UI_HOST_ENV, raising=False)
     started = []
-    monkeypatch.setattr(cli_module, "_exec_dagster", lambda home, command: started.append(command) or 0)
+    monkeypatch.setattr(
+        cli_module, "_exec_dagster", lambda home, command, **how: started.append(command) or 0
+    )
 
     def launch(*args: str) -> list[str]:
         assert cli_module.main(["dev", *args]) == 0

@@ -61,7 +61,8 @@ def inputs(tmp_path_factory):
         entity=load_entities()[request.our_entity], library=load_library(),
     )
     layout = StorageLayout(tmp_path_factory.mktemp("storage"), DataProtection())
-    layout.write_model("contract_documents", KEY, render_contract(draft, effective_date=REGISTERED.date()))
+    documents = render_contract(draft, effective_date=REGISTERED.date(), registered_at=REGISTERED)
+    layout.write_model("contract_documents", KEY, documents)
     return revision, draft, layout.read_model("contract_documents", KEY, RenderedDocuments)
 
 
