@@ -17,7 +17,7 @@ DEMO_REQUESTS ?= $(if $(wildcard $(SHARED_REQUESTS)/*.yaml),$(SHARED_REQUESTS),e
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 PYTEST_ARGS ?=
 
-.PHONY: demo test ui benchmark schema clean
+.PHONY: demo test ui benchmark schema docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ benchmark: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/python -m contract_assets.schema
+
+# Redraw the generated diagrams of docs/architecture.md from the code.
+docs: $(STAMP)
+	$(BIN)/python -m contract_assets.architecture
 
 clean:
 	rm -rf $(VENV) .contract_assets .tmp_dagster_home_* *.egg-info .ci/artifacts

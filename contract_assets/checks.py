@@ -14,6 +14,7 @@ from contract_assets.assets.draft import contract_draft
 from contract_assets.assets.request import contract_request
 from contract_assets.domain.models import ContractDraft, Revision, SignaturePackage
 from contract_assets.domain.packaging import manifest_problems, verify_package
+from contract_assets.domain.requests import deliverables_mismatch
 from contract_assets.domain.sealing import SealError, certificate_fingerprint, read_certificates
 from contract_assets.partitions import revision_partitions
 from contract_assets.resources import ContractWorkspace
@@ -23,18 +24,19 @@ warnings.filterwarnings("ignore", category=PreviewWarning, message=".*partitions
 
 @asset_check(asset=contract_request, blocking=True, partitions_def=revision_partitions)
 def deliverables_add_up(contract_request: Revision) -> AssetCheckResult:
-    """An sow's deliverable amounts add up to its value (the request rule, checked again)."""
+    """An sow's deliverable amounts add up to its value: the request rule
+    (`requests.deliverables_mismatch`), checked again on the stored request."""
     request = contract_request.request
     if request.sow is None or request.value is None:
         return AssetCheckResult(passed=True, metadata={"applies": False})
-    total = sum(d.amount for d in request.sow.deliverables)
+    amounts = [d.amount for d in request.sow.deliverables]
+    mismatch = deliverables_mismatch(amounts, request.value.amount)
+    total = request.value.amount if mismatch is None else mismatch
     return AssetCheckResult(
-        passed=total == request.value.amount,
+        passed=mismatch is None,
         severity=AssetCheckSeverity.ERROR,
         metadata={"deliverables_total": str(total), "value": str(request.value.amount)},
-        description=None
-        if total == request.value.amount
-        else f"deliverables add up to {total}, value is {request.value.amount}",
+        description=None if mismatch is None else f"deliverables add up to {total}, value is {request.value.amount}",
     )
 
 

@@ -14,7 +14,7 @@ from contract_assets.domain.access import AccessControl
 from contract_assets.domain.assembly import Amended, assemble_draft
 from contract_assets.domain.audit import AuditTrail
 from contract_assets.domain.records import RecordStore, records_url
-from contract_assets.domain.clause_library import ClauseLibrary, load_entities, load_library
+from contract_assets.domain.clause_library import LIBRARY_DIR, ClauseLibrary, load_entities, load_library
 from contract_assets.domain.files import sha256_file
 from contract_assets.domain.home import ContractHome
 from contract_assets.domain.models import ContractDraft, Entity, Revision
@@ -34,7 +34,8 @@ from contract_assets.domain.sealing import (
 from contract_assets.domain.stages import approved_revision
 from contract_assets.domain.storage import StorageLayout
 
-SHIPPED_LIBRARY = Path(__file__).resolve().parent / "library"
+# The library that ships with the package (one definition: `clause_library.LIBRARY_DIR`).
+SHIPPED_LIBRARY = LIBRARY_DIR
 
 
 @lru_cache(maxsize=4)

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ruamel.yaml import YAML
 
+from contract_assets.domain.clause_library import LIBRARY_DIR
 from contract_assets.domain.models import (
     ContractRequest,
     Deviation,
@@ -21,7 +22,7 @@ from contract_assets.domain.models import (
     RuleHit,
 )
 
-SHIPPED_PLAYBOOK = Path(__file__).resolve().parent.parent / "library" / "playbook.yaml"
+SHIPPED_PLAYBOOK = LIBRARY_DIR / "playbook.yaml"
 
 
 class _Config(BaseModel):

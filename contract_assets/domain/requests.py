@@ -359,6 +359,13 @@ def _amount(value: Any) -> Decimal | None:
         return None  # the field rule reports it
 
 
+def deliverables_mismatch(amounts: Iterable[Decimal], value: Decimal) -> Decimal | None:
+    """The total of an sow's deliverable amounts when it is not the sow's value, else None:
+    the deliverables of an sow must add up to exactly its value."""
+    total = sum(amounts, Decimal(0))
+    return None if total == value else total
+
+
 def _cross_field_errors(
     raw: Mapping[str, Any],
     *,
@@ -385,7 +392,7 @@ def _cross_field_errors(
     value = _amount(_get(raw, "value.amount"))
     if isinstance(deliverables, list) and deliverables and value is not None:
         amounts = [_amount(d.get("amount")) if isinstance(d, Mapping) else None for d in deliverables]
-        if None not in amounts and (total := sum(amounts, Decimal(0))) != value:
+        if None not in amounts and (total := deliverables_mismatch(amounts, value)) is not None:
             errors.append(
                 FieldError(
                     "sow.deliverables", f"amounts add up to {total}, but value.amount is {value}"

@@ -44,6 +44,16 @@ def parse_partition_key(key: str) -> tuple[str, int]:
     return contract_id, int(number)
 
 
+def is_revision_key(text: str) -> bool:
+    """Whether `text` is a revision key (`parse_partition_key` accepts it), and so safe to
+    name a folder or a partition with."""
+    try:
+        parse_partition_key(text)
+    except ValueError:
+        return False
+    return True
+
+
 class TypeChanged(Exception):
     """A later revision may change a contract's terms, not what kind of contract it is."""
 

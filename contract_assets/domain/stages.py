@@ -97,8 +97,14 @@ def derive_stage(
     superseded: bool,
     failed: bool,
     blocked: bool,
+    expired: bool = False,
+    draft_checked: bool = False,
 ) -> Stage:
-    """Where a revision stands, from what has been stored for it and what happened last."""
+    """Where a revision stands, from what has been stored for it and what happened last.
+
+    `expired`: its approval window passed before every decision was in; `draft_checked`:
+    its last run stored the draft and the draft passed its blocking checks.
+    """
     if superseded and "executed_copy" not in materialized:
         return Stage.SUPERSEDED
     if failed:
@@ -112,6 +118,10 @@ def derive_stage(
             return Stage(record.status)  # rejected or changes_requested: nothing follows
     if stage is Stage.VALIDATED and blocked:
         return Stage.BLOCKED
+    if stage is Stage.AWAITING_APPROVAL and expired:
+        return Stage.EXPIRED
+    if stage is Stage.DRAFTED and draft_checked:
+        return Stage.CHECKED
     return stage
 
 
