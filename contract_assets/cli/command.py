@@ -96,7 +96,7 @@ def dispatch(declared: Verb, args: argparse.Namespace) -> int:
         refused = _refusal(operations, declared.permissions)
         if refused is not None:
             return refused
-        call._operations = operations
+        call.attach(operations)
         return declared.handler(call)
 
 

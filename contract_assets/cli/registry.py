@@ -45,6 +45,10 @@ class Call:
             raise RuntimeError("this verb was not declared with operations=True")
         return self._operations
 
+    def attach(self, operations: ContractOperations) -> None:
+        """Give the handler the operations, once they are opened and authorized."""
+        self._operations = operations
+
 
 Handler = Callable[[Call], int]
 Arguments = Callable[[argparse.ArgumentParser], None]
