@@ -41,6 +41,7 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/pipeline_benchmark.py
 	$(BIN)/python benchmarks/inbox_benchmark.py
 	$(BIN)/python benchmarks/status_benchmark.py
+	$(BIN)/python benchmarks/console_startup_benchmark.py
 
 schema: $(STAMP)
 	$(BIN)/python -m contract_assets.schema

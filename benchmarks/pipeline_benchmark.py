@@ -48,7 +48,8 @@ def orchestrated(requests: list[dict]) -> list[float]:
     with throwaway_home() as tmp:
         from dagster import AssetKey
 
-        from contract_assets.cli import QUIET_RUN, open_operations
+        from contract_assets.cli import open_operations
+        from contract_assets.cli.revisions import QUIET_RUN
         from contract_assets.definitions import build_definitions
         from contract_assets.domain.home import ContractHome
         from contract_assets.operations import PIPELINE

@@ -28,7 +28,8 @@ def main() -> None:
     with throwaway_home() as tmp:
         from dagster import build_sensor_context
 
-        from contract_assets.cli import QUIET_RUN, open_operations
+        from contract_assets.cli import open_operations
+        from contract_assets.cli.revisions import QUIET_RUN
         from contract_assets.definitions import build_definitions, resources_for
         from contract_assets.domain.home import ContractHome
         from contract_assets.sensors import progress_sensor

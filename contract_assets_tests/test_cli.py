@@ -157,12 +157,13 @@ def test_text_a_contract_cannot_show_is_refused_at_submit(home, tmp_path, text, 
 def ui_launch(monkeypatch, tmp_path):
     """Runs `contract-assets dev ...` in process and returns the command it would start."""
     import contract_assets.cli as cli_module
+    import contract_assets.cli.serve as serve_module
 
     monkeypatch.setenv("CONTRACT_ASSETS_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv(cli_module.UI_HOST_ENV, raising=False)
+    monkeypatch.delenv(serve_module.UI_HOST_ENV, raising=False)
     started = []
     monkeypatch.setattr(
-        cli_module, "_exec_dagster", lambda home, command, **how: started.append(command) or 0
+        serve_module, "exec_dagster", lambda home, command, **how: started.append(command) or 0
     )
 
     def launch(*args: str) -> list[str]:

@@ -23,7 +23,7 @@ from dagster._core.storage.tags import REPOSITORY_LABEL_TAG, WILL_RETRY_TAG
 from dagster._daemon.auto_run_reexecution.auto_run_reexecution import should_retry
 from dagster._daemon.monitoring.run_monitoring import monitor_started_run
 
-from contract_assets.cli import QUIET_RUN
+from contract_assets.cli.revisions import QUIET_RUN
 from contract_assets.console_runs import LOCATION_NAME, PID_TAG, console_runs
 from contract_assets.domain.home import ContractHome
 from contract_assets.operations import PIPELINE

@@ -16,7 +16,7 @@ from dagster import (
     build_run_status_sensor_context,
 )
 
-from contract_assets.cli import _status
+from contract_assets.cli.revisions import status as show_status
 from contract_assets.definitions import build_definitions
 from contract_assets.domain.approvals import Approver, DecisionPayload, sign_decision
 from contract_assets.domain.models import NotApplicable
@@ -131,7 +131,7 @@ def test_a_partial_approval_shows_who_approved_and_what_is_open(home, ops, tmp_p
     assert row["approvals"][0]["decided_at"] and row["approvals"][0]["comment"].startswith("Within the budget")
     assert row["waiting_for"] == "legal"
 
-    _status(ops, "blue-fjord-msa", as_json=False)
+    show_status(ops, "blue-fjord-msa", as_json=False)
     table = capsys.readouterr().out
     assert "finance ✓ fin, legal open" in table
     assert "finance: approved by fin" in table
@@ -245,5 +245,5 @@ def test_a_first_revisions_redline_is_stored_as_not_applicable(home, ops):
 
 
 def test_status_of_an_unknown_contract_says_so(home, ops, capsys):
-    assert _status(ops, "no-such-contract", as_json=False) == 0
+    assert show_status(ops, "no-such-contract", as_json=False) == 0
     assert "no revisions registered for no-such-contract" in capsys.readouterr().out
