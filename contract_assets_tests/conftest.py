@@ -81,8 +81,8 @@ def _no_programs_in_the_fast_suite(request, monkeypatch):
         )
 
 
-# Under `make test` (pytest-xdist, --dist loadgroup --no-loadscope-reorder) a worker takes
-# the next test, or the next group (see below), in this order when it is free: the tests that take
+# Under `make test` (pytest-xdist, --dist loadgroup --no-loadscope-reorder) a free worker
+# takes the next test, or the next group (see below), in this order: the tests that take
 # minutes start first, so no worker is left running one alone at the end; the rest keep
 # their file order. Only the order changes, never what runs.
 LONG_FIRST = (
