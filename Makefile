@@ -1,6 +1,8 @@
 # make demo   create .venv, install, run the pipeline on the sample requests
 # make test   same set-up, then the whole test suite, one worker per core (TEST_WORKERS=N to choose;
 #             PYTEST_ARGS='-k name' and the like pass through)
+# make test-fast   the inner loop: the tests that start no program (no daemon, webserver,
+#             contract-assets or dagster process, LibreOffice, Chromium), in a few minutes
 # make ui     the Dagster UI on http://127.0.0.1:3000 over the same instance
 #             (UI_ARGS=--read-only, UI_ARGS='--host ADDR --port N': see README, The UI)
 # CONTRACT_ASSETS_TEST_BACKEND=postgres make test   the suite on PostgreSQL (127.0.0.1:5432)
@@ -13,11 +15,13 @@ STAMP := $(VENV)/.installed
 SHARED_REQUESTS := ../shared/examples/requests
 DEMO_REQUESTS ?= $(if $(wildcard $(SHARED_REQUESTS)/*.yaml),$(SHARED_REQUESTS),examples/requests)
 
-# Tests that share a server or a browser carry the same xdist_group mark and run on one worker.
+# Tests that share a server or a browser carry the same xdist_group mark and run on one worker;
+# the workers take tests in the order the suite's conftest gives (the longest first).
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+XDIST := --dist loadgroup --no-loadscope-reorder
 PYTEST_ARGS ?=
 
-.PHONY: demo test ui benchmark schema docs clean
+.PHONY: demo test test-fast ui benchmark schema docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +34,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	scripts/system-deps.sh test
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(XDIST) $(PYTEST_ARGS)
+
+# Leaves out `slow` and `programs`; a test that starts a program anyway fails, naming it.
+test-fast: $(STAMP)
+	CONTRACT_ASSETS_TEST_NO_PROGRAMS=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) $(XDIST) \
+		-m "not slow and not programs" $(PYTEST_ARGS)
 
 ui: $(STAMP)
 	$(BIN)/contract-assets dev $(UI_ARGS)

@@ -55,6 +55,7 @@ def test_an_invalid_policy_file_is_an_error_naming_it(tmp_path):
         AccessControl(tmp_path).policy()
 
 
+@pytest.mark.programs
 def test_submit_by_someone_not_listed_is_refused_audited_and_stores_nothing(policy):
     result = cli("submit", str(SAMPLES / "01-mutual-nda.yaml"), home=policy,
                  extra_env={"CONTRACT_ASSETS_ACTOR": "bob"})
@@ -66,6 +67,7 @@ def test_submit_by_someone_not_listed_is_refused_audited_and_stores_nothing(poli
     assert refusal.actor == "bob" and refusal.details["permission"] == "submit"
 
 
+@pytest.mark.programs
 def test_a_listed_submitter_may_submit_but_not_run(policy):
     env = {"CONTRACT_ASSETS_ACTOR": "alice"}
     assert cli("submit", str(SAMPLES / "01-mutual-nda.yaml"), home=policy, extra_env=env).returncode == 0

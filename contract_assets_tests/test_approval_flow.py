@@ -300,6 +300,7 @@ def record_approval(home, ops, run_config: dict):
     return job.execute_in_process(run_config=run_config, instance=ops.instance, raise_on_error=False)
 
 
+@pytest.mark.programs
 def test_record_approval_job_records_a_signed_decision(home, ops, keys, msa_pending):
     config = sign_only(home, keys, "fin", "finance")
     assert ops.workspace.decisions.accepted(MSA_R2) == []  # signing alone records nothing
@@ -312,6 +313,7 @@ def test_record_approval_job_records_a_signed_decision(home, ops, keys, msa_pend
     assert decision.signature == config["ops"]["record_signed_decision"]["config"]["signature"]
 
 
+@pytest.mark.programs
 def test_record_approval_job_fails_with_the_reason_for_a_forged_decision(home, ops, keys, msa_pending):
     config = sign_only(home, keys, "fin", "finance", signer="mallory")
 
@@ -325,6 +327,7 @@ def test_record_approval_job_fails_with_the_reason_for_a_forged_decision(home, o
     assert stage(ops, MSA_R2) == "awaiting_approval"
 
 
+@pytest.mark.programs
 def test_approve_command_exits_non_zero_and_prints_the_reason_on_refusal(home, ops, keys, msa_pending):
     forged = cli(
         "approve", MSA_R2, "--role", "finance", "--approver", "fin",
@@ -353,6 +356,7 @@ def test_approve_command_exits_non_zero_and_prints_the_reason_on_refusal(home, o
 # --- the redline -----------------------------------------------------------------------
 
 
+@pytest.mark.programs
 def test_redline_of_msa_r2_shows_exactly_what_changed(home, ops, msa_pending):
     result = cli("status", "blue-fjord-msa", "--json", home=home)
     assert result.returncode == 0, result.stderr
@@ -381,6 +385,7 @@ def sign_config(ops, keys: Keys, approver: str, role: str) -> dict:
     return {"ops": {"record_signed_decision": {"config": config}}}
 
 
+@pytest.mark.programs
 @pytest.mark.parametrize(
     ("approver", "role", "rule"),
     [

@@ -61,6 +61,7 @@ def test_no_personal_data_in_the_trail(audited):
     assert "not-an-email" not in exported  # the rejected file's bad value
 
 
+@pytest.mark.programs
 def test_audit_verify_passes_then_names_an_edited_entry(home, audited):
     assert cli("audit", "verify", home=home).returncode == 0
     with audited.workspace.audit.engine.begin() as connection:
@@ -72,6 +73,7 @@ def test_audit_verify_passes_then_names_an_edited_entry(home, audited):
     assert "entry 5:" in result.stderr
 
 
+@pytest.mark.programs
 def test_cutting_off_the_newest_entry_is_caught_by_dagster_even_without_the_head_file(home, audited):
     newest = list(audited.workspace.audit.entries())[-1]
     with audited.workspace.audit.engine.begin() as connection:
@@ -85,6 +87,7 @@ def test_cutting_off_the_newest_entry_is_caught_by_dagster_even_without_the_head
     assert "Dagster's event log" in result.stderr
 
 
+@pytest.mark.programs
 def test_audit_export_writes_json_lines(home, audited, tmp_path):
     out = tmp_path / "audit.jsonl"
 

@@ -25,6 +25,7 @@ def instance_of(home) -> DagsterInstance:
     return DagsterInstance.from_config(str(home.dagster_home))
 
 
+@pytest.mark.programs
 def test_invalid_request_exits_2_names_every_path_and_leaves_nothing(home):
     before = files_under(home.root)
 
@@ -45,6 +46,7 @@ def test_invalid_request_exits_2_names_every_path_and_leaves_nothing(home):
     assert ("input_rejected", ["counterparty.signatory.email", "nda"]) in actions
 
 
+@pytest.mark.programs
 def test_invalid_request_in_plain_text_goes_to_stderr_with_paths(home):
     result = cli("submit", str(INVALID / "bad-email-and-type-mismatch.yaml"), home=home)
     assert result.returncode == 2
@@ -52,6 +54,7 @@ def test_invalid_request_in_plain_text_goes_to_stderr_with_paths(home):
     assert "no revision was registered" in result.stderr
 
 
+@pytest.mark.programs
 def test_submit_registers_once_and_equal_content_is_the_same_revision(home, tmp_path):
     first = cli("submit", "--json", str(SAMPLES / "01-mutual-nda.yaml"), home=home)
     # The same content with other comments, key order and spelling of defaults.
@@ -75,6 +78,7 @@ def test_submit_registers_once_and_equal_content_is_the_same_revision(home, tmp_
         assert instance.get_dynamic_partitions(REVISIONS) == ["acme-robotics-nda.r1"]
 
 
+@pytest.mark.programs
 def test_env_prints_exports_for_the_home(home):
     result = cli("env", home=home)
     assert result.returncode == 0
@@ -92,6 +96,7 @@ def test_top_level_dagster_yaml_points_at_the_default_home():
     assert body.strip() == expected.strip()
 
 
+@pytest.mark.programs
 def test_dagster_job_execute_runs_one_revision_with_nothing_set(tmp_path, monkeypatch):
     """From a directory holding the project's dagster.yaml, with no DAGSTER_HOME, the plain
     Dagster command uses the default contract home's instance, as from the repo root."""
@@ -122,6 +127,7 @@ def test_dagster_job_execute_runs_one_revision_with_nothing_set(tmp_path, monkey
     assert Path(row["artifacts"]["pdf"]).is_relative_to(env_home.resolve())
 
 
+@pytest.mark.programs
 def test_dagster_definitions_validate_passes():
     result = subprocess.run(
         [DAGSTER, "definitions", "validate", "-m", "contract_assets.definitions"],
@@ -131,6 +137,7 @@ def test_dagster_definitions_validate_passes():
     assert "Validation successful" in result.stderr + result.stdout
 
 
+@pytest.mark.programs
 @pytest.mark.parametrize(
     ("text", "message"),
     [("Acme \x07 LLC", "control character U+0007"), ("Acme 𓀀 LLC", "no installed font can print")],
@@ -199,6 +206,7 @@ def test_ui_read_only_runs_the_webserver_with_its_read_only_flag(ui_launch):
     assert _host(command) == "127.0.0.1" and command[command.index("-p") + 1] == "3100"
 
 
+@pytest.mark.programs
 @pytest.mark.parametrize(
     ("program", "flags"),
     [("dagster-webserver", ["-h, --host", "-p, --port", "--read-only", "-m, --module-name"]),
@@ -228,6 +236,7 @@ with open_instance(home) as instance:
 """
 
 
+@pytest.mark.programs
 def test_programs_opening_a_new_instance_at_once_leave_it_readable(home):
     """A daemon, a webserver and their code servers starting together create the same new
     instance at once; unserialized, SQLite's schema gets two versions and none opens it."""

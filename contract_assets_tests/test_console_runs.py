@@ -81,6 +81,7 @@ def _as_killed(ops, run_id: str) -> None:
     )
 
 
+@pytest.mark.programs
 def test_a_dead_console_run_is_failed_by_run_monitoring_and_resumed_by_the_console_only(home, ops):
     """The daemon's run monitoring marks it failed (so the UI can re-execute it); the daemon's
     run retries leave it; `contract-assets run` resumes it, once."""
@@ -104,6 +105,7 @@ def test_a_dead_console_run_is_failed_by_run_monitoring_and_resumed_by_the_conso
     assert_materialized_once(ops.instance, [key])
 
 
+@pytest.mark.programs
 def test_a_run_the_daemon_retries_is_not_resumed_by_the_console(home, ops, tmp_path):
     """A daemon run whose worker died: run monitoring fails it and Dagster marks it for the
     daemon's run retries; `contract-assets run` leaves it to them, and says so."""
@@ -127,6 +129,7 @@ def test_a_run_the_daemon_retries_is_not_resumed_by_the_console(home, ops, tmp_p
     assert not should_retry(ops.instance.get_run_by_id(run.run_id), ops.instance)
 
 
+@pytest.mark.programs
 def test_the_register_sensor_leaves_a_register_built_after_the_newest_run(home, ops):
     """`contract-assets run` (or the demo) builds the register; the daemon's first tick must
     not build it again. A revision run that ends later makes it due again."""

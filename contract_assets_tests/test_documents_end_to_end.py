@@ -52,6 +52,7 @@ def test_pdf_text_layer_keeps_accents_cjk_and_template_syntax(rendered):
     assert "testing 49" not in flat  # the expression was not evaluated
 
 
+@pytest.mark.programs
 def test_pdf_embeds_its_fonts_and_renders_with_pdftoppm(rendered, tmp_path):
     reader = PdfReader(rendered["pdf"])
     fonts = set()
@@ -70,6 +71,7 @@ def test_pdf_embeds_its_fonts_and_renders_with_pdftoppm(rendered, tmp_path):
     assert sorted(tmp_path.glob("page*.png"))
 
 
+@pytest.mark.programs
 def test_docx_keeps_text_literally_and_converts_with_libreoffice(rendered, tmp_path):
     document = docx.Document(str(rendered["docx"]))
     paragraphs = "\n".join(p.text for p in document.paragraphs)

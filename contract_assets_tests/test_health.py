@@ -8,6 +8,7 @@ import re
 import shutil
 import time
 
+import pytest
 from dagster import DagsterRunStatus
 from dagster._core.remote_origin import (
     RegisteredCodeLocationOrigin,
@@ -26,6 +27,7 @@ def beat(instance, seconds_ago: float) -> None:
     )
 
 
+@pytest.mark.programs
 def test_health_where_no_daemon_ever_ran_fails_and_says_so(home):
     result = cli("health", home=home)
 
@@ -41,6 +43,7 @@ def test_health_where_no_daemon_ever_ran_fails_and_says_so(home):
     assert (inbox_only.returncode, inbox_only.stdout) == (0, "OK   oldest inbox file: inbox empty\n")
 
 
+@pytest.mark.programs
 def test_health_passes_when_all_is_well_and_names_each_check_that_fails(home, ops):
     beat(ops.instance, seconds_ago=5)
     healthy = cli("health", home=home)

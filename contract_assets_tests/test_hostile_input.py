@@ -92,6 +92,7 @@ def assert_nothing_behind(home, before: set[str], instance: DagsterInstance, *, 
     assert Workspace(home).registry.all() == [] and not any(home.storage_dir.rglob("*"))
 
 
+@pytest.mark.programs
 def test_cli_refuses_with_the_path_and_exit_2(home, hostile):
     file, path, words = hostile
     before = _snapshot(home)
@@ -173,6 +174,7 @@ _MEASURE = textwrap.dedent(
 )
 
 
+@pytest.mark.programs
 def test_each_refusal_is_bounded_in_time_memory_and_bytes_read(home, tmp_path):
     files = []
     for name, (write, _, _) in HOSTILE.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
 from contract_assets import resources as draft_module  # where drafts are assembled
@@ -92,6 +93,7 @@ def test_sow_is_blocked_until_its_msa_has_an_approved_revision(home, ops):
     assert "blue-fjord-msa" in status["blocked_on"]
 
 
+@pytest.mark.programs
 def test_newer_revision_supersedes_the_older_one(home, ops):
     first = ops.submit(SAMPLES / "02-msa-high-value.yaml").revision
     second = ops.submit(SAMPLES / "05-msa-revision-2.yaml").revision
@@ -293,6 +295,7 @@ def test_transient_errors_retry_and_bad_data_fails_once(home, ops, monkeypatch):
     assert status.stage.value == "failed" and "undefined variable 'x'" in status.error
 
 
+@pytest.mark.programs
 def test_issued_files_are_never_overwritten_by_a_later_materialization(home, ops):
     key = ops.submit(SAMPLES / "01-mutual-nda.yaml").revision.partition_key
     run_revision(home, ops.instance, key)

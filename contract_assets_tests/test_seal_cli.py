@@ -30,6 +30,8 @@ from contract_assets_tests.domain.test_sealing import make_pkcs12
 from contract_assets_tests.harness import SAMPLES, cli, contract_home, operations_for
 from contract_assets_tests.test_pipeline import run_revision
 
+pytestmark = pytest.mark.programs  # every test runs the console command
+
 NDA = SAMPLES / "01-mutual-nda.yaml"
 
 
