@@ -142,7 +142,7 @@ def progress_sensor(context: SensorEvaluationContext, contracts: ContractWorkspa
             asset_selection=[AssetKey(step) for step in item.steps],
         )
         for item in planner.pending()
-        if item.status.stage.value not in ("received", "failed")
+        if item.status.stage not in (Stage.RECEIVED, Stage.FAILED)
         and item.status.revision.partition_key not in busy  # its run is not over yet
     ]
     if not requests:
