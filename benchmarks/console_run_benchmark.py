@@ -27,7 +27,7 @@ def main() -> None:
         from contract_assets.console_runs import console_runs
         from contract_assets.definitions import build_definitions
         from contract_assets.domain.home import ContractHome
-        from contract_assets.operations import PIPELINE
+        from contract_assets.asset_graph import PIPELINE_STEPS
 
         home = ContractHome.from_env()
         with open_operations(home) as ops:
@@ -44,14 +44,14 @@ def main() -> None:
                     start = time.perf_counter()
                     if index % 2:
                         run = runs.create(
-                            "contract_pipeline", tags={"dagster/partition": key}, assets=PIPELINE[:-1], run_config=QUIET
+                            "contract_pipeline", tags={"dagster/partition": key}, assets=PIPELINE_STEPS[:-1], run_config=QUIET
                         )
                         assert runs.execute(run)
                         new.append(time.perf_counter() - start)
                     else:
                         assert job.execute_in_process(
                             instance=ops.instance, partition_key=key, run_config=QUIET,
-                            asset_selection=[a for a in job.asset_layer.executable_asset_keys if a.path[0] in PIPELINE[:-1]],
+                            asset_selection=[a for a in job.asset_layer.executable_asset_keys if a.path[0] in PIPELINE_STEPS[:-1]],
                         ).success  # fmt: skip
                         old.append(time.perf_counter() - start)
     print(f"code location loaded in the console's process: {loaded:.2f} s (once per command)")

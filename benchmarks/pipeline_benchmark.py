@@ -52,7 +52,7 @@ def orchestrated(requests: list[dict]) -> list[float]:
         from contract_assets.cli.revisions import QUIET_RUN
         from contract_assets.definitions import build_definitions
         from contract_assets.domain.home import ContractHome
-        from contract_assets.operations import PIPELINE
+        from contract_assets.asset_graph import PIPELINE_STEPS
 
         home = ContractHome.from_env()
         job = build_definitions(home).resolve_job_def("contract_pipeline")
@@ -65,7 +65,7 @@ def orchestrated(requests: list[dict]) -> list[float]:
                 result = job.execute_in_process(
                     instance=operations.instance,
                     partition_key=key,
-                    asset_selection=[AssetKey(a) for a in PIPELINE],
+                    asset_selection=[AssetKey(a) for a in PIPELINE_STEPS],
                     run_config=QUIET_RUN,
                 )
                 assert result.success

@@ -36,7 +36,11 @@ from contract_assets.domain.watch import (
     stuck_alert_id,
 )
 from contract_assets.notifier import ENV_PREFIX, AlertNotifier
-from contract_assets.operations import ContractOperations
+from contract_assets.assets.documents import signature_package
+from contract_assets.assets.draft import contract_draft
+from contract_assets.assets.executed import executed_copy
+from contract_assets.assets.request import contract_request
+from contract_assets.revision_state import RevisionState
 from contract_assets.partitions import REVISIONS
 from contract_assets.resources import ContractWorkspace
 
@@ -193,8 +197,8 @@ def inbox_alert_sensor(
 # Each watched stage, the step whose materialization puts a revision there, and the step
 # whose materialization takes it on.
 WATCHED = [
-    (Stage.BLOCKED, "contract_request", "contract_draft"),
-    (Stage.READY_FOR_SIGNATURE, "signature_package", "executed_copy"),
+    (Stage.BLOCKED, contract_request.key, contract_draft.key),
+    (Stage.READY_FOR_SIGNATURE, signature_package.key, executed_copy.key),
 ]
 
 
@@ -219,15 +223,15 @@ def stuck_revision_sensor(
     workspace = contracts.workspace()
     instance = context.instance
     ledger = AlertLedger.for_home(workspace.home)
-    operations = ContractOperations(workspace, instance)
+    state = RevisionState(workspace, instance)
     latest: dict[str, int] = {}
     for contract_id, number in _revision_numbers(instance.get_dynamic_partitions(REVISIONS)):
         latest[contract_id] = max(latest.get(contract_id, 0), number)
     now, alerts = _now(), []
     for stage, entered_by, left_by in WATCHED:
         limit = alert_policy.limit_days(stage)
-        keys = instance.get_materialized_partitions(AssetKey(entered_by)) - (
-            instance.get_materialized_partitions(AssetKey(left_by))
+        keys = instance.get_materialized_partitions(entered_by) - (
+            instance.get_materialized_partitions(left_by)
         )
         for key, (contract_id, number) in zip(sorted(keys), _revision_numbers(sorted(keys))):
             if not contract_id or number < latest.get(contract_id, number):
@@ -238,7 +242,7 @@ def stuck_revision_sensor(
             if stuck_alert_id(key, stage, since) in ledger:
                 continue
             try:
-                status = operations.status_of(workspace.registry.get(key))
+                status = state.status_of(workspace.registry.get(key))
             except KeyError:  # a partition added by hand, never registered
                 continue
             if status.stage is not stage:
@@ -261,9 +265,9 @@ def _revision_numbers(keys) -> list[tuple[str, int]]:
     return numbers
 
 
-def _last_materialized(instance, asset: str, partition_key: str) -> datetime | None:
+def _last_materialized(instance, asset: AssetKey, partition_key: str) -> datetime | None:
     records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[partition_key]), limit=1
+        AssetRecordsFilter(asset_key=asset, asset_partitions=[partition_key]), limit=1
     ).records
     return datetime.fromtimestamp(records[0].timestamp, UTC) if records else None
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from contract_assets.domain.approvals import DecisionPayload, SignedDecision
 from contract_assets.domain.protection import without_emails
-from contract_assets.operations import ContractOperations
+from contract_assets.decision_recording import DecisionRecorder
 from contract_assets.resources import ContractWorkspace
 
 
@@ -84,7 +84,7 @@ def record_signed_decision(
     except ValueError as exc:
         raise refused(config, f"invalid decision: {exc}") from None
     instance: DagsterInstance = context.instance
-    counted, reason, _ = ContractOperations(contracts.workspace(), instance).record_decision(signed)
+    counted, reason, _ = DecisionRecorder(contracts.workspace(), instance).record(signed)
     if not counted:
         raise refused(config, reason or "refused")
     context.log.info(

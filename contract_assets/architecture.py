@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from contract_assets.domain.stages import Stage
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 PAGE = PACKAGE_DIR.parent / "docs" / "architecture.md"
 _BLOCK = re.compile(r"(<!-- generated: (?P<name>[a-z-]+) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
@@ -76,7 +78,7 @@ def run_starters_table(defs) -> str:
 class _Life:
     """What `derive_stage` looks at, for one revision at one moment."""
 
-    stored: int = 0  # how many of ASSET_STAGES' assets are stored, in their order
+    stored: int = 0  # how many of PROGRESSION's stages its stored steps reach, in order
     decision: str = "approved"  # the approval record's status, once it is stored
     superseded: bool = False
     failed: bool = False
@@ -87,11 +89,14 @@ class _Life:
 
 def _events(life: _Life) -> Iterator[tuple[str, _Life]]:
     """The things that can happen to a revision in `life`, each with the life it leads to."""
-    from contract_assets.domain.stages import _NEXT, ASSET_STAGES, SETTLED
+    from contract_assets.domain.stages import _NEXT, PROGRESSION, SETTLED
+    from contract_assets.revision_state import STAGE_REACHED
+
+    step_reaching = {stage: step for step, stage in STAGE_REACHED.items()}
 
     stage = _stage(life)
     runs_on = stage in _NEXT  # the pipeline goes on by itself from here
-    if not life.superseded and stage.value != "executed":
+    if not life.superseded and stage is not Stage.EXECUTED:
         yield "a newer revision arrives", replace(life, superseded=True)
     if life.superseded or life.failed:
         if life.failed and not life.superseded:
@@ -101,28 +106,28 @@ def _events(life: _Life) -> Iterator[tuple[str, _Life]]:
         yield "its run fails", replace(life, failed=True)
     if life.blocked:
         yield "the parent MSA is approved", replace(life, blocked=False)
-    if stage.value == "awaiting_approval" and not life.expired:
+    if stage is Stage.AWAITING_APPROVAL and not life.expired:
         yield "the approval window passes", replace(life, expired=True)
-    if life.stored == 2 and not life.draft_checked:
+    if stage is Stage.DRAFTED and not life.draft_checked:
         yield "the draft passes its checks", replace(life, draft_checked=True)
-    if life.stored < len(ASSET_STAGES) and (runs_on or stage in SETTLED) and not life.expired:
-        asset, _ = ASSET_STAGES[life.stored]
-        if asset == "approval_record":
+    if life.stored < len(PROGRESSION) and (runs_on or stage in SETTLED) and not life.expired:
+        reaches = PROGRESSION[life.stored]
+        asset = step_reaching[reaches]
+        if reaches is Stage.APPROVED:
             for decision in ("approved", "rejected", "changes_requested"):
                 yield f"{asset} stored ({decision})", replace(life, stored=life.stored + 1, decision=decision)
-        elif stage.value != "rejected" and stage.value != "changes_requested":
+        elif stage not in (Stage.REJECTED, Stage.CHANGES_REQUESTED):
             yield f"{asset} stored", replace(life, stored=life.stored + 1)
 
 
 def _stage(life: _Life):
     from contract_assets.domain.models import ApprovalRecord
-    from contract_assets.domain.stages import ASSET_STAGES, derive_stage
+    from contract_assets.domain.stages import PROGRESSION, derive_stage
 
-    record = None
-    if life.stored > [asset for asset, _ in ASSET_STAGES].index("approval_record"):
-        record = ApprovalRecord.model_construct(status=life.decision)
+    reached = set(PROGRESSION[: life.stored])
+    record = ApprovalRecord.model_construct(status=life.decision) if Stage.APPROVED in reached else None
     return derive_stage(
-        materialized={asset for asset, _ in ASSET_STAGES[: life.stored]},
+        reached=reached,
         record=record,
         superseded=life.superseded,
         failed=life.failed,

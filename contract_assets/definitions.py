@@ -4,13 +4,11 @@ from dagster import Definitions, in_process_executor
 
 from contract_assets.alerts import ALERT_SENSORS, alert_policy_from_env
 from contract_assets.approval_job import record_approval
-from contract_assets.assets.approval import approval_record, approval_routing
+from contract_assets.asset_graph import ASSETS, PIPELINE_STEPS, name
+from contract_assets.assets.approval import approval_routing
 from contract_assets.assets.documents import contract_documents, review_copy, signature_package
 from contract_assets.assets.draft import contract_draft
-from contract_assets.assets.executed import executed_copy
 from contract_assets.assets.redline import contract_redline
-from contract_assets.assets.register import contract_register, register_report
-from contract_assets.assets.request import contract_request
 from contract_assets.assets.risk import risk_assessment
 from contract_assets.checks import (
     deliverables_add_up,
@@ -55,24 +53,21 @@ def resources_for(home: ContractHome) -> dict:
     }
 
 
-REVISION_ASSETS = [
-    contract_request,
-    contract_draft,
-    risk_assessment,
-    approval_routing,
-    approval_record,
-    review_copy,
-    contract_documents,
-    signature_package,
-    contract_redline,
-]
+# The pipeline's assets, in step order.
+REVISION_ASSETS = sorted(
+    (a for a in ASSETS if name(a) in PIPELINE_STEPS), key=lambda a: PIPELINE_STEPS.index(name(a))
+)
 CHECKS = [deliverables_add_up, mandatory_clauses_present, manifest_matches_files, package_verifies]
 
 
 def build_definitions(home: ContractHome) -> Definitions:
     return Definitions(
         assets=with_code_versions(
-            [*REVISION_ASSETS, executed_copy, contract_register, register_report], Workspace(home)
+            ASSETS,
+            Workspace(home),
+            made_from_library=[contract_draft, review_copy, contract_documents, contract_redline],
+            made_from_playbook=[risk_assessment, approval_routing],
+            sealed=[signature_package],
         )
         + [audit_trail_spec, revision_stage_spec],
         asset_checks=CHECKS,

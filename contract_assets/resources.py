@@ -11,14 +11,12 @@ from dagster import ConfigurableResource, Failure
 
 from contract_assets.domain.approvals import ApproverDirectory, DecisionLog
 from contract_assets.domain.access import AccessControl
-from contract_assets.domain.assembly import Amended, assemble_draft
 from contract_assets.domain.audit import AuditTrail
 from contract_assets.domain.records import RecordStore, records_url
 from contract_assets.domain.clause_library import LIBRARY_DIR, ClauseLibrary, load_entities, load_library
 from contract_assets.domain.files import sha256_file
 from contract_assets.domain.home import ContractHome
-from contract_assets.domain.models import ContractDraft, Entity, Revision
-from contract_assets.domain.packaging import ExecutedCopy
+from contract_assets.domain.models import Entity
 from contract_assets.domain.playbook import SHIPPED_PLAYBOOK, Playbook, load_playbook
 from contract_assets.domain.protection import DataKeyError, DataProtection
 from contract_assets.domain.revisions import RevisionRegistry
@@ -31,7 +29,6 @@ from contract_assets.domain.sealing import (
     passphrase_from_env,
     read_certificates,
 )
-from contract_assets.domain.stages import approved_revision
 from contract_assets.domain.storage import StorageLayout
 
 # The library that ships with the package (one definition: `clause_library.LIBRARY_DIR`).
@@ -137,42 +134,6 @@ class Workspace:
             return certificate_fingerprint(read_certificates(self.seal_files.certificate)[0])
         except SealError:
             return "unreadable"
-
-    def assemble(self, revision: Revision, *, partition_key: str | None = None) -> ContractDraft:
-        """Assemble a revision's draft with today's library (an sow takes the terms of its
-        parent MSA's approved revision). Raises AssemblyError."""
-        request = revision.request
-        parent = None
-        if request.sow is not None:
-            approved = approved_revision(request.sow.parent_contract_id, self.registry, self.layout)
-            parent = approved.request if approved else None
-        return assemble_draft(
-            partition_key=partition_key or revision.partition_key,
-            revision=revision.revision,
-            request=request,
-            request_hash=revision.content_hash,
-            entity=self.entities[request.our_entity],
-            library=self.library,
-            parent=parent,
-            amends=self.executed_before(revision),
-        )
-
-    def executed_before(self, revision: Revision) -> Amended | None:
-        """The newest earlier revision of the contract that was executed: the agreement in
-        force, which this revision amends and restates. None if none was executed."""
-        for earlier in reversed(self.registry.revisions(revision.contract_id)):
-            if earlier.revision >= revision.revision:
-                continue
-            if self.layout.read_model("executed_copy", earlier.partition_key, ExecutedCopy) is None:
-                continue
-            draft = self.layout.read_model("contract_draft", earlier.partition_key, ContractDraft)
-            return Amended(
-                contract_id=earlier.contract_id,
-                revision=earlier.revision,
-                partition_key=earlier.partition_key,
-                title=draft.title if draft else "agreement",
-            )
-        return None
 
 
 class ContractWorkspace(ConfigurableResource):

@@ -31,7 +31,8 @@ from contract_assets.domain.stages import StageReport
 from contract_assets.partitions import revision_partitions
 
 if TYPE_CHECKING:
-    from contract_assets.operations import RevisionStatus
+    from contract_assets.revision_state import RevisionState
+    from contract_assets.revision_status import RevisionStatus
 
 REVISION_STAGE = AssetKey("revision_stage")
 # The values that make a new observation; `since` and the last run do not.
@@ -112,6 +113,15 @@ def record_stage(instance: DagsterInstance, status: RevisionStatus) -> bool:
         AssetMaterialization(asset_key=REVISION_STAGE, partition=key, metadata=metadata)
     )
     return True
+
+
+def record_stages(state: RevisionState, contract_id: str) -> list[RevisionStatus]:
+    """Observe the stage of each revision of a contract that moved, on the state's instance;
+    returns their statuses. Costs the contract's revisions, not the register."""
+    statuses = state.statuses(contract_id)
+    for status in statuses:
+        record_stage(state.instance, status)
+    return statuses
 
 
 def _value(entry: Any) -> Any:

@@ -32,7 +32,9 @@ from contract_assets.domain.reminders import (
 )
 from contract_assets.jobs import register_job
 from contract_assets.notifier import AlertNotifier
-from contract_assets.operations import ContractOperations
+from contract_assets.assets.register import contract_register
+from contract_assets.revision_stage import record_stages
+from contract_assets.revision_state import RevisionState
 from contract_assets.resources import ContractWorkspace
 
 
@@ -47,7 +49,7 @@ def send_renewal_reminders(
 ) -> None:
     """One alert per contract whose renewal notice date comes within 30 days (not one a day)."""
     layout = contracts.workspace().layout
-    path = layout.value_path("contract_register", None, suffix=".parquet")
+    path = layout.value_path(contract_register.key.to_user_string(), None, suffix=".parquet")
     if not path.exists():
         context.log.info("no register yet: nothing to remind")
         return
@@ -61,7 +63,7 @@ def enforce_approval_sla(
 ) -> None:
     """Escalate revisions pending past the SLA (once each); expire those pending 7 days."""
     workspace = contracts.workspace()
-    operations = ContractOperations(workspace, context.instance)
+    state = RevisionState(workspace, context.instance)
     pending = [
         PendingRevision(
             partition_key=status.revision.partition_key,
@@ -69,13 +71,13 @@ def enforce_approval_sla(
             awaiting_since=since,
             required_roles=[a.role for a in status.routing.required_approvals],
         )
-        for status, since in operations.awaiting_approval()
+        for status, since in state.awaiting_approval()
     ]
     now = datetime.now(UTC)
     alerts, expired = sla_alerts(pending, now)
     for key in expired:
         workspace.decisions.expire(key, now)
-        operations.record_stages(parse_partition_key(key)[0])  # revision_stage shows it expired
+        record_stages(state, parse_partition_key(key)[0])  # revision_stage shows it expired
         context.log.info(f"{key} expired: no decision within 7 days")
     context.log.info(f"{_send(context, notifier, alerts)} SLA alert(s) sent, {len(expired)} expired")
 
@@ -163,16 +165,16 @@ def approval_request_sensor(
     cursor) the sensor tells no requester about outcomes reached before it ran: a deployment
     that upgrades does not mail every past requester at once.
     """
-    operations = ContractOperations(contracts.workspace(), context.instance)
+    state = RevisionState(contracts.workspace(), context.instance)
     ledger = notifier.ledger()
     already = ledger.sent_ids()
     now = datetime.now(UTC)
-    notices = requester_notices(operations.requester_outcomes(already), now)
+    notices = requester_notices(state.requester_outcomes(already), now)
     if context.cursor is None:
         ledger.skip(notice.alert_id for notice in notices if notice.alert_id not in already)
         notices = []
         context.update_cursor(json.dumps({"outcomes_told_from": now.isoformat()}))
-    open_tiers = operations.open_tiers()
+    open_tiers = state.open_tiers()
     requests = approval_request_alerts(open_tiers, now)
     # Read before write: a tick with nothing new takes no write lock.
     asked = _send(context, notifier, [a for a in requests if a.alert_id not in already])

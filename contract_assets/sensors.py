@@ -27,7 +27,11 @@ from contract_assets.domain.requests import DOCUMENT, FieldError, InvalidRequest
 from contract_assets.domain.revisions import parse_partition_key
 from contract_assets.domain.stages import Stage
 from contract_assets.jobs import contract_pipeline, executed_copy_job, register_job
-from contract_assets.operations import ContractOperations
+from contract_assets.assets.register import contract_register
+from contract_assets.revision_intake import RevisionIntake
+from contract_assets.revision_stage import record_stages
+from contract_assets.revision_state import RevisionState
+from contract_assets.run_planning import RunPlanner
 from contract_assets.partitions import revision_partitions
 from contract_assets.resources import ContractWorkspace
 
@@ -63,7 +67,7 @@ def inbox_sensor(context: SensorEvaluationContext, contracts: ContractWorkspace)
         if path.exists() and sha256_file(path) == entry["sha256"]:
             archive(path, home.processed_dir, workspace.protection)
 
-    operations = ContractOperations(workspace, context.instance)
+    intake = RevisionIntake(workspace, context.instance)
     deadline = time.monotonic() + INBOX_BUDGET_SECONDS
     registered, run_requests, new_keys, quarantined = [], [], [], 0
     for path in arrivals(home.inbox_dir)[:INBOX_BATCH]:
@@ -74,8 +78,8 @@ def inbox_sensor(context: SensorEvaluationContext, contracts: ContractWorkspace)
                 raise InvalidRequest([link])
             # Whoever dropped the file submits it: its owner must be allowed to.
             owner = file_owner(path)
-            operations.authorize(Permission.SUBMIT, actor=owner)
-            revision, created = operations.register(path, actor=owner)
+            intake.guard.authorize(Permission.SUBMIT, actor=owner)
+            revision, created = intake.register(path, actor=owner)
         except AccessDenied as exc:
             target = quarantine(path, [FieldError(DOCUMENT, str(exc))], home.quarantine_dir, workspace.protection)
             context.log.warning(f"{path.name}: refused, moved to {target}")
@@ -129,16 +133,16 @@ def progress_sensor(context: SensorEvaluationContext, contracts: ContractWorkspa
     """One run per state that makes work due (the run key names that state): decided
     approvals go on to rendering, unblocked SOWs to drafting. New and failed revisions are
     left to the inbox sensor and to people."""
-    operations = ContractOperations(contracts.workspace(), context.instance)
-    busy = operations.partitions_in_flight()
+    planner = RunPlanner(contracts.workspace(), context.instance)
+    busy = planner.state.partitions_in_flight()
     requests = [
         RunRequest(
             partition_key=item.status.revision.partition_key,
             run_key=item.key,
             asset_selection=[AssetKey(step) for step in item.steps],
         )
-        for item in operations.pending()
-        if item.status.stage.value not in ("received", "failed")
+        for item in planner.pending()
+        if item.status.stage not in (Stage.RECEIVED, Stage.FAILED)
         and item.status.revision.partition_key not in busy  # its run is not over yet
     ]
     if not requests:
@@ -169,7 +173,7 @@ def register_sensor(context: SensorEvaluationContext) -> SensorResult:
     latest = newest.dagster_run.run_id
     if latest == context.cursor:
         return SensorResult(skip_reason=SkipReason("register is up to date"))
-    built = context.instance.get_latest_materialization_event(AssetKey("contract_register"))
+    built = context.instance.get_latest_materialization_event(contract_register.key)
     built_by = context.instance.get_run_record_by_id(built.run_id) if built else None
     started, ended = (built_by.start_time if built_by else None), newest.end_time
     if started and ended and started >= ended:
@@ -190,12 +194,12 @@ def executed_sensor(context: SensorEvaluationContext, contracts: ContractWorkspa
     revision that is not ready for signature are quarantined with the reason."""
     workspace = contracts.workspace()
     home = workspace.home
-    operations = ContractOperations(workspace, context.instance)
+    state = RevisionState(workspace, context.instance)
     requests = []
     for path in sorted(home.executed_dir.glob("*.pdf")):
         key = path.stem
         try:
-            status = operations.status_of(workspace.registry.get(key))
+            status = state.status_of(workspace.registry.get(key))
         except (KeyError, ValueError):
             quarantine(
                 path,
@@ -230,8 +234,7 @@ def _observe_stage_after(context: RunStatusSensorContext, contracts: ContractWor
         contract_id, _ = parse_partition_key(key or "")
     except ValueError:
         return SkipReason(f"run {context.dagster_run.run_id} is not for a revision")
-    operations = ContractOperations(contracts.workspace(), context.instance)
-    operations.record_stages(contract_id)
+    record_stages(RevisionState(contracts.workspace(), context.instance), contract_id)
     return None
 
 

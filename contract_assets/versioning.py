@@ -6,7 +6,7 @@ configuration (clause library, playbook) that made it. Dagster compares them per
 """
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dagster import AssetsDefinition, BetaWarning, DataVersion, Output
@@ -23,18 +23,26 @@ PACKAGE_LAYOUT = 2
 # otherwise print in the middle of every console run.
 warnings.filterwarnings("ignore", category=BetaWarning, message=".*data_version.*")
 
-_LIBRARY_ASSETS = {"contract_draft", "review_copy", "contract_documents", "contract_redline"}
-_PLAYBOOK_ASSETS = {"risk_assessment", "approval_routing"}
-
-
 def versioned(value: StoredModel, metadata: Mapping[str, Any] | None = None) -> Output:
     """The value with its data version: the hash of its stored content."""
     digest = sha256_bytes(canonical_json(value.model_dump(mode="json")))
     return Output(value, data_version=DataVersion(digest[:24]), metadata=dict(metadata or {}))
 
 
-def with_code_versions(assets: list[AssetsDefinition], workspace: Workspace) -> list[AssetsDefinition]:
-    """Stamp each asset with the code version of the code and configuration that make it."""
+def with_code_versions(
+    assets: list[AssetsDefinition],
+    workspace: Workspace,
+    *,
+    made_from_library: Iterable[AssetsDefinition],
+    made_from_playbook: Iterable[AssetsDefinition],
+    sealed: Iterable[AssetsDefinition],
+) -> list[AssetsDefinition]:
+    """Stamp each asset with the code version of the code and configuration that make it:
+    the clause library's, the playbook's, or the seal's and package layout's (for the assets
+    given as made from each), else the code's alone."""
+    library_made = {key for asset in made_from_library for key in asset.keys}
+    playbook_made = {key for asset in made_from_playbook for key in asset.keys}
+    sealed_keys = {key for asset in sealed for key in asset.keys}
     library = f"{CODE_VERSION}+library.{workspace.library.content_hash[:12]}"
     playbook = f"{CODE_VERSION}+playbook.{workspace.playbook_hash[:12]}"
     # Setting up (or changing) the seal makes the packages made before it unsynced, and so
@@ -42,11 +50,10 @@ def with_code_versions(assets: list[AssetsDefinition], workspace: Workspace) -> 
     seal = f"{CODE_VERSION}+package.{PACKAGE_LAYOUT}+seal.{(workspace.seal_fingerprint() or 'none')[:12]}"
 
     def stamp(spec):
-        name = spec.key.to_user_string()
-        if name == "signature_package":
+        if spec.key in sealed_keys:
             version = seal
         else:
-            version = library if name in _LIBRARY_ASSETS else playbook if name in _PLAYBOOK_ASSETS else CODE_VERSION
+            version = library if spec.key in library_made else playbook if spec.key in playbook_made else CODE_VERSION
         return spec.replace_attributes(code_version=version)
 
     return [asset.map_asset_specs(stamp) for asset in assets]

@@ -26,7 +26,7 @@ from dagster._daemon.monitoring.run_monitoring import monitor_started_run
 from contract_assets.cli.revisions import QUIET_RUN
 from contract_assets.console_runs import LOCATION_NAME, PID_TAG, console_runs
 from contract_assets.domain.home import ContractHome
-from contract_assets.operations import PIPELINE
+from contract_assets.asset_graph import PIPELINE_STEPS
 from contract_assets.sensors import register_sensor
 from contract_assets_tests.harness import (
     CONTRACT_ASSETS,
@@ -52,7 +52,7 @@ def test_a_console_run_carries_its_job_origin_partition_and_selection(home, ops)
     key = ops.submit(NDA).revision.partition_key
     with console_runs(ops.instance) as runs:
         run = runs.create(
-            "contract_pipeline", tags={"dagster/partition": key}, assets=PIPELINE[:2], run_config=QUIET_RUN
+            "contract_pipeline", tags={"dagster/partition": key}, assets=PIPELINE_STEPS[:2], run_config=QUIET_RUN
         )
         assert runs.execute(run)
     stored = ops.instance.get_run_by_id(run.run_id)
@@ -62,7 +62,7 @@ def test_a_console_run_carries_its_job_origin_partition_and_selection(home, ops)
     label = ops.instance.get_run_records(RunsFilter(tags={REPOSITORY_LABEL_TAG: REPOSITORY_LABEL}))
     assert [r.dagster_run.run_id for r in label] == [run.run_id]
     assert stored.tags["dagster/partition"] == key
-    assert stored.asset_selection == {AssetKey(a) for a in PIPELINE[:2]}
+    assert stored.asset_selection == {AssetKey(a) for a in PIPELINE_STEPS[:2]}
     assert stored.run_config == QUIET_RUN
     assert materialization_count(ops.instance, "contract_draft", key) == 1
     assert materialization_count(ops.instance, "risk_assessment", key) == 0
@@ -87,7 +87,7 @@ def test_a_dead_console_run_is_failed_by_run_monitoring_and_resumed_by_the_conso
     run retries leave it; `contract-assets run` resumes it, once."""
     key = ops.submit(NDA).revision.partition_key
     with console_runs(ops.instance) as runs:
-        run = runs.create("contract_pipeline", tags={"dagster/partition": key}, assets=PIPELINE)
+        run = runs.create("contract_pipeline", tags={"dagster/partition": key}, assets=PIPELINE_STEPS)
     _as_killed(ops, run.run_id)
 
     monitor_started_run(ops.instance, None, ops.instance.get_run_record_by_id(run.run_id), logging.getLogger())
@@ -143,7 +143,7 @@ def test_the_register_sensor_leaves_a_register_built_after_the_newest_run(home, 
     assert cli("submit", str(SAMPLE_FILES[3]), home=home).returncode == 0
     with console_runs(ops.instance) as runs:
         key = ops.workspace.registry.all()[-1].partition_key
-        runs.execute(runs.create("contract_pipeline", tags={"dagster/partition": key}, assets=PIPELINE[:1]))
+        runs.execute(runs.create("contract_pipeline", tags={"dagster/partition": key}, assets=PIPELINE_STEPS[:1]))
     later = register_sensor.evaluate_tick(build_sensor_context(instance=ops.instance, cursor=first.cursor))
     assert len(later.run_requests) == 1
 

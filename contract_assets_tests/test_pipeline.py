@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
-from contract_assets import resources as draft_module  # where drafts are assembled
+from contract_assets.assets import draft as draft_module  # where drafts are assembled
 from contract_assets.checks import (
     deliverables_add_up,
     mandatory_clauses_present,
@@ -18,11 +18,11 @@ from contract_assets.definitions import CHECKS, REVISION_ASSETS, build_definitio
 from contract_assets.domain.files import sha256_file
 from contract_assets.domain.models import ContractDraft
 from contract_assets.domain.register_report import RegisterReport
-from contract_assets.operations import PIPELINE
+from contract_assets.asset_graph import PIPELINE_STEPS
 from contract_assets_tests.harness import SAMPLES, cli, operations_for
 
 
-def run_revision(home, instance: DagsterInstance, key: str, steps=PIPELINE, raise_on_error=True):
+def run_revision(home, instance: DagsterInstance, key: str, steps=PIPELINE_STEPS, raise_on_error=True):
     job = build_definitions(home).resolve_job_def("contract_pipeline")
     return job.execute_in_process(
         instance=instance,
@@ -33,7 +33,7 @@ def run_revision(home, instance: DagsterInstance, key: str, steps=PIPELINE, rais
 
 
 def materialized(instance: DagsterInstance, key: str) -> set[str]:
-    return {a for a in PIPELINE if key in instance.get_materialized_partitions(AssetKey(a))}
+    return {a for a in PIPELINE_STEPS if key in instance.get_materialized_partitions(AssetKey(a))}
 
 
 def test_auto_approved_nda_materializes_every_asset_and_passes_every_check(home, ops):
@@ -45,7 +45,7 @@ def test_auto_approved_nda_materializes_every_asset_and_passes_every_check(home,
     result = run_revision(home, ops.instance, key)
 
     assert result.success
-    assert materialized(ops.instance, key) == set(PIPELINE)  # r1's redline: not applicable
+    assert materialized(ops.instance, key) == set(PIPELINE_STEPS)  # r1's redline: not applicable
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {
         "deliverables_add_up": True,

@@ -18,7 +18,7 @@ from dagster._core.events.log import EventLogEntry
 
 from contract_assets.assets import risk as risk_module
 from contract_assets.definitions import build_definitions
-from contract_assets.operations import PIPELINE
+from contract_assets.asset_graph import PIPELINE_STEPS
 from contract_assets.console_runs import WORKER_OF_TAG, console_runs
 from contract_assets.resume import (
     PID_TAG,
@@ -73,7 +73,7 @@ def test_a_run_marked_started_whose_process_is_gone_is_failed_then_resumed(home,
 def test_resume_refuses_a_successful_or_unknown_run(home, ops):
     key = ops.submit(SAMPLES / "01-mutual-nda.yaml").revision.partition_key
     job = build_definitions(home).resolve_job_def("contract_pipeline")
-    done = job.execute_in_process(instance=ops.instance, partition_key=key, asset_selection=[AssetKey(PIPELINE[0])])
+    done = job.execute_in_process(instance=ops.instance, partition_key=key, asset_selection=[AssetKey(PIPELINE_STEPS[0])])
     with pytest.raises(ResumeRefused, match="not failed"):
         resume_run(ops.instance, done.run_id)
     with pytest.raises(ResumeRefused, match="no such run"):

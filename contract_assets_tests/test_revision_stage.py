@@ -24,7 +24,8 @@ from contract_assets.domain.redline import Redline
 from contract_assets.domain.serialization import StoredTypeMismatch
 from contract_assets.domain.signing import read_private_key, read_public_key, write_keypair
 from contract_assets.domain.assembly import AssemblyError
-from contract_assets.resources import ContractWorkspace, Workspace
+from contract_assets.assets import draft as draft_module  # where drafts are assembled
+from contract_assets.resources import ContractWorkspace
 from contract_assets.revision_stage import REVISION_STAGE, latest_stage
 from contract_assets.sensors import stage_after_success
 from contract_assets_tests.harness import SAMPLES
@@ -158,10 +159,10 @@ def test_a_revision_ready_for_signature_says_why_its_executed_copy_is_missing(ho
 
 
 def test_a_failed_run_is_observed_with_its_error(home, ops, monkeypatch):
-    def broken(self, revision, *, partition_key=None):
+    def broken(workspace, revision, *, partition_key=None):
         raise AssemblyError("clause termination: undefined variable 'notice_days'")
 
-    monkeypatch.setattr(Workspace, "assemble", broken)
+    monkeypatch.setattr(draft_module, "assemble_revision", broken)
     run_console(home, ops, "01-mutual-nda.yaml")
 
     stage = observed(ops.instance, NDA)

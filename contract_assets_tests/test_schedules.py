@@ -11,7 +11,7 @@ from dagster import AssetKey, DagsterEventType, build_run_status_sensor_context,
 from ruamel.yaml import YAML
 
 from contract_assets import schedules
-from contract_assets import resources as draft_module  # where drafts are assembled
+from contract_assets.assets import draft as draft_module  # where drafts are assembled
 from contract_assets.domain.approvals import Approver, DecisionPayload, sign_decision
 from contract_assets.domain.notify import ALERT, Notifier, NotifierConfig
 from contract_assets.domain.protection import DataProtection, new_key

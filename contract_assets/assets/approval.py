@@ -1,6 +1,6 @@
 """Stage 4: who must approve, from the playbook; auto-approval when nobody must."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from dagster import AssetExecutionContext, Output, asset
@@ -122,11 +122,18 @@ def approval_record(
     )
 
 
+def approval_record_reader(workspace: Workspace) -> Callable[[str], ApprovalRecord | None]:
+    """A reader of a revision's stored approval record (None while it has none)."""
+    return lambda partition_key: workspace.layout.read_model(
+        approval_record.key.to_user_string(), partition_key, ApprovalRecord
+    )
+
+
 def _auto_approved_at(workspace: Workspace, routing: ApprovalRouting) -> datetime:
     """When the playbook approved the revision: the stored record's time if it already did
     (a step retried after storing its record stores the same record), else now."""
     with missing_key_fails_once():
-        stored = workspace.layout.read_model("approval_record", routing.partition_key, ApprovalRecord)
+        stored = approval_record_reader(workspace)(routing.partition_key)
     if (
         stored is not None
         and stored.auto_approved

@@ -5,14 +5,17 @@ from collections.abc import Iterator
 from dagster import AssetExecutionContext, AssetObservation, Failure, MetadataValue, Output, asset
 
 from contract_assets.domain.markdown import literal
-from contract_assets.domain.assembly import AssemblyError
+from contract_assets.assets.approval import approval_record_reader
+from contract_assets.assets.executed import executed_copy
+from contract_assets.domain.assembly import Amended, AssemblyError, assemble_draft
 from contract_assets.domain.models import ContractDraft, Revision
 from contract_assets.auditing import audit_step
 from contract_assets.domain.protection import without_emails
-from contract_assets.domain.stages import blocked_on
+from contract_assets.domain.packaging import ExecutedCopy
+from contract_assets.domain.stages import approved_revision, blocked_on
 from contract_assets.versioning import versioned
 from contract_assets.partitions import revision_partitions
-from contract_assets.resources import ContractWorkspace
+from contract_assets.resources import ContractWorkspace, Workspace
 
 
 @asset(
@@ -31,7 +34,7 @@ def contract_draft(
     the run stops here, to continue when the parent is approved.
     """
     workspace = contracts.workspace()
-    reason = blocked_on(contract_request, workspace.registry, workspace.layout)
+    reason = blocked_on(contract_request, workspace.registry, approval_record_reader(workspace))
     if reason is not None:
         context.log.info(f"stopped: blocked: {reason}")
         yield AssetObservation(
@@ -41,7 +44,7 @@ def contract_draft(
         )
         return
     try:
-        draft = workspace.assemble(contract_request, partition_key=context.partition_key)
+        draft = assemble_revision(workspace, contract_request, partition_key=context.partition_key)
     except AssemblyError as exc:  # the library or the request is wrong: retrying cannot help
         raise Failure(description=without_emails(str(exc)), allow_retries=False) from None
     outline = "\n".join(f"{i}. {literal(c.title)}" for i, c in enumerate(draft.clauses, 1))
@@ -76,3 +79,44 @@ def contract_draft(
             "outline": MetadataValue.md(outline),
         },
     )
+
+
+def assemble_revision(workspace: Workspace, revision: Revision, *, partition_key: str | None = None) -> ContractDraft:
+    """Assemble a revision's draft with today's library (an sow takes the terms of its
+    parent MSA's approved revision). Raises AssemblyError."""
+    request = revision.request
+    parent = None
+    if request.sow is not None:
+        approved = approved_revision(
+            request.sow.parent_contract_id, workspace.registry, approval_record_reader(workspace)
+        )
+        parent = approved.request if approved else None
+    return assemble_draft(
+        partition_key=partition_key or revision.partition_key,
+        revision=revision.revision,
+        request=request,
+        request_hash=revision.content_hash,
+        entity=workspace.entities[request.our_entity],
+        library=workspace.library,
+        parent=parent,
+        amends=executed_before(workspace, revision),
+    )
+
+
+def executed_before(workspace: Workspace, revision: Revision) -> Amended | None:
+    """The newest earlier revision of the contract that was executed: the agreement in
+    force, which this revision amends and restates. None if none was executed."""
+    layout = workspace.layout
+    for earlier in reversed(workspace.registry.revisions(revision.contract_id)):
+        if earlier.revision >= revision.revision:
+            continue
+        if layout.read_model(executed_copy.key.to_user_string(), earlier.partition_key, ExecutedCopy) is None:
+            continue
+        draft = layout.read_model(contract_draft.key.to_user_string(), earlier.partition_key, ContractDraft)
+        return Amended(
+            contract_id=earlier.contract_id,
+            revision=earlier.revision,
+            partition_key=earlier.partition_key,
+            title=draft.title if draft else "agreement",
+        )
+    return None

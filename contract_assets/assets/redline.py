@@ -2,6 +2,7 @@
 
 from dagster import AssetExecutionContext, DagsterType, MetadataValue, Output, asset
 
+from contract_assets.assets.draft import assemble_revision
 from contract_assets.domain.models import ContractDraft, NotApplicable, Revision
 from contract_assets.domain.redline import Redline, changes_for_display, compare_drafts
 from contract_assets.versioning import versioned
@@ -18,7 +19,7 @@ def previous_draft(workspace: Workspace, revision: Revision) -> ContractDraft | 
     stored = workspace.layout.read_model("contract_draft", previous.partition_key, ContractDraft)
     if stored is not None:
         return stored
-    return workspace.assemble(previous)
+    return assemble_revision(workspace, previous)
 
 
 FIRST_REVISION = "the first revision has no earlier revision to compare with"

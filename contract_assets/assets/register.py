@@ -7,7 +7,6 @@ from dagster import AssetDep, AssetExecutionContext, MetadataValue, Output, asse
 
 from contract_assets.domain.register import RegisterEntry, build_register, markdown_table
 from contract_assets.domain.register_report import RegisterReport, build_register_report
-from contract_assets.operations import ContractOperations
 from contract_assets.resources import ContractWorkspace, missing_key_fails_once
 
 
@@ -22,9 +21,12 @@ def contract_register(context: AssetExecutionContext, contracts: ContractWorkspa
     Reads each revision's state from the store and Dagster's history instead of loading
     every partition of the upstream assets.
     """
-    operations = ContractOperations(contracts.workspace(), context.instance)
+    # Imported here: the revision state reads the step order, which asset_graph.py derives
+    # from the asset definitions, this one among them.
+    from contract_assets.revision_state import RevisionState
+
     with missing_key_fails_once():
-        statuses = operations.statuses()
+        statuses = RevisionState(contracts.workspace(), context.instance).statuses()
     entries = [
         RegisterEntry(
             revision=status.revision,

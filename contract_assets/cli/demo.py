@@ -24,7 +24,8 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
 )  # fmt: skip
 def demo(call: Call) -> int:
     """Submit each sample request in order, running the pipeline after each arrival."""
-    from contract_assets.domain.register_report import RegisterReport
+    from contract_assets.assets.register import contract_register, register_report
+    from contract_assets.domain.register_report import FILE_KIND, RegisterReport
     from contract_assets.domain.sealing import create_trial_seal, passphrase_from_env
 
     home, operations, directory = call.home, call.operations, call.args.directory
@@ -46,10 +47,10 @@ def demo(call: Call) -> int:
     print()
     status(operations, None, as_json=False)
     layout = operations.workspace.layout
-    print(f"\nregister:  {layout.value_path('contract_register', None, '.parquet')}")
-    report = layout.read_model("register_report", None, RegisterReport)
+    print(f"\nregister:  {layout.value_path(contract_register.key.to_user_string(), None, '.parquet')}")
+    report = layout.read_model(register_report.key.to_user_string(), None, RegisterReport)
     if report is not None:
-        print(f"report:    {report.path_of('register_report')}")
+        print(f"report:    {report.path_of(FILE_KIND)}")
     print(f"documents: {operations.workspace.layout.base_dir / 'documents'}")
     print("UI:        make ui   (then open http://127.0.0.1:3000)")
     return code

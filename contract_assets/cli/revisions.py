@@ -64,8 +64,7 @@ def run_verb(call: Call) -> int:
 
 
 def run(home: ContractHome, operations: ContractOperations) -> int:
-    from dagster import AssetKey
-
+    from contract_assets.assets.register import contract_register
     from contract_assets.console_runs import console_runs
 
     instance = operations.instance
@@ -78,7 +77,7 @@ def run(home: ContractHome, operations: ContractOperations) -> int:
             return runs.execute(run)
 
         results = operations.run(execute, progress=lambda s: print(presentation.progress_line(s), flush=True))
-        if results or not instance.get_latest_materialization_event(AssetKey("contract_register")):
+        if results or not instance.get_latest_materialization_event(contract_register.key):
             runs.execute(runs.create("contract_register_job", run_config=QUIET_RUN))
     for status, run_id in operations.left_to_run_retries():
         print(presentation.retry_line(status, run_id))

@@ -21,6 +21,7 @@ from contract_assets.domain.register import as_date, renewals_due
 from contract_assets.domain.rendering.html import HTML_ENVIRONMENT
 
 FILENAME = "contract-register.html"
+FILE_KIND = "register_report"  # the report file among a RegisterReport's files (path_of)
 RENEWAL_HORIZON_DAYS = 90
 # Stages in the order a contract moves through them; the chart lists them so.
 STATUS_ORDER = [
@@ -150,7 +151,7 @@ def build_register_report(register: pd.DataFrame, today: date, generated_at: dat
         partition_key="contract_register",
         files=[
             RenderedFile(
-                kind="register_report", filename=FILENAME, media_type="text/html; charset=utf-8",
+                kind=FILE_KIND, filename=FILENAME, media_type="text/html; charset=utf-8",
                 sha256=sha256_bytes(data), size=len(data),
             )
         ],  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -16,7 +17,6 @@ from contract_assets.domain.models import (
 )
 from contract_assets.domain.protection import without_emails
 from contract_assets.domain.revisions import RevisionRegistry
-from contract_assets.domain.storage import StorageLayout
 
 
 class Stage(str, Enum):
@@ -50,21 +50,22 @@ SETTLED = {
     Stage.SUPERSEDED,
 }
 
-# The pipeline's assets in order, and the stage a revision reaches when each is stored.
-ASSET_STAGES: list[tuple[str, Stage]] = [
-    ("contract_request", Stage.VALIDATED),
-    ("contract_draft", Stage.DRAFTED),
-    ("risk_assessment", Stage.RISK_ASSESSED),
-    ("approval_routing", Stage.AWAITING_APPROVAL),
-    ("approval_record", Stage.APPROVED),
-    ("contract_documents", Stage.RENDERED),
-    ("signature_package", Stage.READY_FOR_SIGNATURE),
-    ("executed_copy", Stage.EXECUTED),
+# The stages a revision reaches as its steps are stored, in order (the Dagster layer says which
+# step reaches which: revision_state.STAGE_REACHED).
+PROGRESSION: list[Stage] = [
+    Stage.VALIDATED,
+    Stage.DRAFTED,
+    Stage.RISK_ASSESSED,
+    Stage.AWAITING_APPROVAL,
+    Stage.APPROVED,
+    Stage.RENDERED,
+    Stage.READY_FOR_SIGNATURE,
+    Stage.EXECUTED,
 ]
 
 
 def approved_revision(
-    contract_id: str, registry: RevisionRegistry, layout: StorageLayout
+    contract_id: str, registry: RevisionRegistry, approval_record_of: Callable[[str], ApprovalRecord | None]
 ) -> Revision | None:
     """The contract's revision currently approved: its latest revision, if that is approved.
 
@@ -75,24 +76,26 @@ def approved_revision(
     if not revisions:
         return None
     latest = revisions[-1]
-    record = layout.read_model("approval_record", latest.partition_key, ApprovalRecord)
+    record = approval_record_of(latest.partition_key)
     return latest if record is not None and record.status == "approved" else None
 
 
-def blocked_on(revision: Revision, registry: RevisionRegistry, layout: StorageLayout) -> str | None:
+def blocked_on(
+    revision: Revision, registry: RevisionRegistry, approval_record_of: Callable[[str], ApprovalRecord | None]
+) -> str | None:
     """Why an sow cannot be drafted yet, or None when nothing blocks it."""
     request = revision.request
     if request.type is not ContractType.SOW or request.sow is None:
         return None
     parent = request.sow.parent_contract_id
-    if approved_revision(parent, registry, layout) is None:
+    if approved_revision(parent, registry, approval_record_of) is None:
         return f"parent msa '{parent}' has no approved revision"
     return None
 
 
 def derive_stage(
     *,
-    materialized: set[str],
+    reached: set[Stage],
     record: ApprovalRecord | None,
     superseded: bool,
     failed: bool,
@@ -100,21 +103,21 @@ def derive_stage(
     expired: bool = False,
     draft_checked: bool = False,
 ) -> Stage:
-    """Where a revision stands, from what has been stored for it and what happened last.
+    """Where a revision stands, from the stages its stored steps reach and what happened last.
 
     `expired`: its approval window passed before every decision was in; `draft_checked`:
     its last run stored the draft and the draft passed its blocking checks.
     """
-    if superseded and "executed_copy" not in materialized:
+    if superseded and Stage.EXECUTED not in reached:
         return Stage.SUPERSEDED
     if failed:
         return Stage.FAILED
     stage = Stage.RECEIVED
-    for asset, reached in ASSET_STAGES:
-        if asset not in materialized:
+    for step_stage in PROGRESSION:
+        if step_stage not in reached:
             break
-        stage = reached
-        if asset == "approval_record" and record is not None and record.status != "approved":
+        stage = step_stage
+        if step_stage is Stage.APPROVED and record is not None and record.status != "approved":
             return Stage(record.status)  # rejected or changes_requested: nothing follows
     if stage is Stage.VALIDATED and blocked:
         return Stage.BLOCKED
