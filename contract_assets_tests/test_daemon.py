@@ -158,7 +158,10 @@ def test_a_run_cut_off_with_the_daemon_is_retried_from_failure(tmp_path, monkeyp
             pytest.fail(f"each of {CUT_OFF_ATTEMPTS} runs finished before the daemon was cut off")
 
         with running_daemon(home, tmp_path):
-            wait_for(home, {key: "ready_for_signature"})
+            try:
+                wait_for(home, {key: "ready_for_signature"})
+            except AssertionError as timed_out:
+                raise AssertionError(f"{timed_out}\n{what_the_daemon_did(home, key, tmp_path)}") from None
         with operations_for(home) as ops:
             assert [(r.parent_run_id, r.status) for r in runs_of(ops.instance, key)] == [
                 (cut_off, DagsterRunStatus.SUCCESS),
@@ -168,6 +171,29 @@ def test_a_run_cut_off_with_the_daemon_is_retried_from_failure(tmp_path, monkeyp
                 failure = ops.instance.all_logs(cut_off, of_type=DagsterEventType.RUN_FAILURE)
                 assert "is gone" in failure[-1].dagster_event.message
             assert_repeats_were_harmless(ops, [key])
+
+
+def what_the_daemon_did(home, key: str, log_dir: Path) -> str:
+    """The evidence when a cut-off run was not retried in time: the revision's runs (status,
+    parent, retry tags), the engine events of each, the daemon's cursors, the daemon's log."""
+    lines = []
+    with operations_for(home) as ops:
+        instance = ops.instance
+        for run in runs_of(instance, key):
+            tags = {k: v for k, v in run.tags.items() if k.startswith("dagster/") and k != PARTITION_TAG}
+            lines.append(f"run {run.run_id} {run.status.value} parent={run.parent_run_id} tags={tags}")
+            for entry in instance.all_logs(run.run_id):
+                event = entry.dagster_event
+                if event is not None and (event.is_run_failure or event.event_type_value == "ENGINE_EVENT"):
+                    lines.append(f"  {entry.timestamp:.1f} {event.event_type_value}: {event.message}")
+        cursors = instance.daemon_cursor_storage.get_cursor_values(
+            {"EVENT_LOG_CONSUMER_CURSOR-RUN_FAILURE", "EVENT_LOG_CONSUMER_CURSOR-RUN_SUCCESS"}
+        )
+        lines.append(f"event log consumer cursors: {cursors}")
+        lines.append(f"newest event id: {instance.event_log_storage.get_maximum_record_id()}")
+    log = (log_dir / "daemon.log").read_text(errors="replace")
+    lines.append("daemon.log (end):\n" + log[-8000:])
+    return "\n".join(lines)
 
 
 def monitor_every_two_seconds(home) -> None:
