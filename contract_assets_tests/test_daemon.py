@@ -187,7 +187,7 @@ def what_the_daemon_did(home, key: str, log_dir: Path) -> str:
                 if event is not None and (event.is_run_failure or event.event_type_value == "ENGINE_EVENT"):
                     lines.append(f"  {entry.timestamp:.1f} {event.event_type_value}: {event.message}")
         cursors = instance.daemon_cursor_storage.get_cursor_values(
-            {"EVENT_LOG_CONSUMER_CURSOR-RUN_FAILURE", "EVENT_LOG_CONSUMER_CURSOR-RUN_SUCCESS"}
+            {f"EVENT_LOG_CONSUMER_CURSOR-{t.value}" for t in (DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_SUCCESS)}
         )
         lines.append(f"event log consumer cursors: {cursors}")
         lines.append(f"newest event id: {instance.event_log_storage.get_maximum_record_id()}")
