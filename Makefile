@@ -53,7 +53,7 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/console_startup_benchmark.py
 
 schema: $(STAMP)
-	$(BIN)/python -m contract_assets.schema
+	$(BIN)/python -m contract_assets.intake.schema
 
 # Redraw the generated diagrams of docs/architecture.md from the code.
 docs: $(STAMP)

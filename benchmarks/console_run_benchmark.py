@@ -24,10 +24,10 @@ def main() -> None:
     args = parser.parse_args()
     with throwaway_home() as tmp:
         from contract_assets.cli import open_operations
-        from contract_assets.console_runs import console_runs
+        from contract_assets.platform.defs.console_runs import console_runs
         from contract_assets.definitions import build_definitions
-        from contract_assets.domain.home import ContractHome
-        from contract_assets.asset_graph import PIPELINE_STEPS
+        from contract_assets.platform.home import ContractHome
+        from contract_assets.pipeline.defs.asset_graph import PIPELINE_STEPS
 
         home = ContractHome.from_env()
         with open_operations(home) as ops:

@@ -23,9 +23,9 @@ def main() -> None:
 
         from contract_assets.cli import open_operations
         from contract_assets.definitions import build_definitions, resources_for
-        from contract_assets.domain.home import ContractHome
-        from contract_assets.partitions import REVISIONS
-        from contract_assets.sensors import inbox_sensor
+        from contract_assets.platform.home import ContractHome
+        from contract_assets.pipeline.defs.partitions import REVISIONS
+        from contract_assets.intake.defs.sensors import inbox_sensor
 
         home = ContractHome.from_env().ensure()
         for index, request in enumerate(nda_requests(args.files)):

@@ -18,12 +18,12 @@ from bulk_requests import nda_requests, throwaway_home, write_request
 
 def bare_loop(requests: list[dict]) -> list[float]:
     """Validate, assemble, assess, render and package each request with no Dagster at all."""
-    from contract_assets.domain.assembly import assemble_draft
-    from contract_assets.domain.clause_library import load_entities, load_library
-    from contract_assets.domain.packaging import render_contract
-    from contract_assets.domain.playbook import assess_risk, load_playbook, required_approvals
-    from contract_assets.domain.requests import validate_request
-    from contract_assets.domain.revisions import content_hash, partition_key
+    from contract_assets.drafting.assembly import assemble_draft
+    from contract_assets.drafting.clause_library import load_entities, load_library
+    from contract_assets.documents.packaging import render_contract
+    from contract_assets.approvals.playbook import assess_risk, load_playbook, required_approvals
+    from contract_assets.intake.requests import validate_request
+    from contract_assets.intake.revisions import content_hash, partition_key
 
     library, playbook, entities = load_library(), load_playbook(), load_entities()
     timings = []
@@ -51,8 +51,8 @@ def orchestrated(requests: list[dict]) -> list[float]:
         from contract_assets.cli import open_operations
         from contract_assets.cli.revisions import QUIET_RUN
         from contract_assets.definitions import build_definitions
-        from contract_assets.domain.home import ContractHome
-        from contract_assets.asset_graph import PIPELINE_STEPS
+        from contract_assets.platform.home import ContractHome
+        from contract_assets.pipeline.defs.asset_graph import PIPELINE_STEPS
 
         home = ContractHome.from_env()
         job = build_definitions(home).resolve_job_def("contract_pipeline")

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import pypdf
 
-from contract_assets.domain.assembly import assemble_draft
-from contract_assets.domain.clause_library import load_entities, load_library
-from contract_assets.domain.models import ContractDraft
-from contract_assets.domain.rendering import render_docx, render_html, render_pdf
-from contract_assets.domain.requests import load_request_file
-from contract_assets.domain.sealing import (
+from contract_assets.drafting.assembly import assemble_draft
+from contract_assets.drafting.clause_library import load_entities, load_library
+from contract_assets.platform.models import ContractDraft
+from contract_assets.documents.rendering import render_docx, render_html, render_pdf
+from contract_assets.intake.requests import load_request_file
+from contract_assets.documents.sealing import (
     SealFiles,
     create_trial_seal,
     pdf_seal_problems,

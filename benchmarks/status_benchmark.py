@@ -31,8 +31,8 @@ def main() -> None:
         from contract_assets.cli import open_operations
         from contract_assets.cli.revisions import QUIET_RUN
         from contract_assets.definitions import build_definitions, resources_for
-        from contract_assets.domain.home import ContractHome
-        from contract_assets.sensors import progress_sensor
+        from contract_assets.platform.home import ContractHome
+        from contract_assets.pipeline.defs.sensors import progress_sensor
 
         home = ContractHome.from_env().ensure()
         requests = tmp / "requests"

@@ -8,8 +8,9 @@ page and the code disagree, so the picture a newcomer reads is the one that runs
   dependencies and the checks on each;
 - `what-starts-runs`: every sensor and schedule, what it starts and how often it looks;
 - `stage-machine`: where a revision can go from each stage, found by applying the events of
-  a revision's life to `domain.stages.derive_stage` and keeping the stage changes it gives;
-- `module-map`: which part of the package imports which (first level of the package).
+  a revision's life to `pipeline.stages.derive_stage` and keeping the stage changes it gives;
+- `capability-map`: the capability packages, each module in its domain half (plain Python)
+  or its Dagster half (`defs/`), and which capability uses which.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from contract_assets.domain.stages import Stage
+from contract_assets.pipeline.stages import Stage
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PAGE = PACKAGE_DIR.parent / "docs" / "architecture.md"
@@ -89,8 +90,8 @@ class _Life:
 
 def _events(life: _Life) -> Iterator[tuple[str, _Life]]:
     """The things that can happen to a revision in `life`, each with the life it leads to."""
-    from contract_assets.domain.stages import _NEXT, PROGRESSION, SETTLED
-    from contract_assets.revision_state import STAGE_REACHED
+    from contract_assets.pipeline.defs.revision_state import STAGE_REACHED
+    from contract_assets.pipeline.stages import _NEXT, PROGRESSION, SETTLED
 
     step_reaching = {stage: step for step, stage in STAGE_REACHED.items()}
 
@@ -121,8 +122,8 @@ def _events(life: _Life) -> Iterator[tuple[str, _Life]]:
 
 
 def _stage(life: _Life):
-    from contract_assets.domain.models import ApprovalRecord
-    from contract_assets.domain.stages import PROGRESSION, derive_stage
+    from contract_assets.pipeline.stages import PROGRESSION, derive_stage
+    from contract_assets.platform.models import ApprovalRecord
 
     reached = set(PROGRESSION[: life.stored])
     record = ApprovalRecord.model_construct(status=life.decision) if Stage.APPROVED in reached else None
@@ -162,13 +163,23 @@ def stage_machine_diagram() -> str:
     return "\n".join(lines)
 
 
-# --- the module map --------------------------------------------------------------------
+# --- the capability map ----------------------------------------------------------------
+
+# One package per capability. In each, `defs/` holds what runs on Dagster (assets, checks,
+# jobs, sensors, schedules, resources, and the services that read the Dagster instance);
+# every other module is domain code: plain Python that imports no Dagster, not even through
+# another module.
+CAPABILITIES = ("intake", "drafting", "approvals", "documents", "register", "audit", "pipeline", "platform")
 
 
-def _part(module: str) -> str | None:
-    """`contract_assets.domain.stages` -> `domain`: the first level under the package."""
+def capability_of(module: str) -> str | None:
     parts = module.split(".")
-    return parts[1] if parts[0] == "contract_assets" and len(parts) > 1 else None
+    return parts[1] if parts[0] == "contract_assets" and len(parts) > 1 and parts[1] in CAPABILITIES else None
+
+
+def is_domain(module: str) -> bool:
+    """`contract_assets.intake.requests` is domain code; `contract_assets.intake.defs.sensors` is not."""
+    return capability_of(module) is not None and "defs" not in module.split(".")[2:]
 
 
 def _module_name(path: Path) -> str:
@@ -193,23 +204,34 @@ def package_imports() -> dict[str, set[str]]:
     return imports
 
 
-def module_map_diagram() -> str:
+def capability_table() -> str:
+    """Each capability's modules: its domain half and its Dagster half."""
+    modules = sorted(m for m in package_imports() if capability_of(m) and m.count(".") >= 2)
+    rows = ["| Capability | Domain (plain Python) | On Dagster (`defs/`) |", "| --- | --- | --- |"]
+    for capability in CAPABILITIES:
+        mine = [m for m in modules if capability_of(m) == capability]
+        domain = [m.split(".", 2)[2] for m in mine if is_domain(m)]
+        dagster = [m.split(".defs.", 1)[1] for m in mine if ".defs." in m]
+        rows.append(
+            f"| `{capability}/` | {', '.join(f'`{m}`' for m in domain) or '-'} "
+            f"| {', '.join(f'`{m}`' for m in dagster) or '-'} |"
+        )
+    return "\n".join(rows)
+
+
+def capability_map_diagram() -> str:
+    """Which capability uses which (any module of one importing any module of the other);
+    the console and the merged definitions use them all and are left out."""
     edges: set[tuple[str, str]] = set()
     for module, imported in package_imports().items():
-        source = _part(module)
+        source = capability_of(module)
         for name in imported:
-            target = _part(name) if name.startswith("contract_assets") else None
-            if source and target and target != source and f"contract_assets.{target}" in _known_parts():
+            target = capability_of(name)
+            if source and target and target != source:
                 edges.add((source, target))
     lines = ["flowchart LR"]
-    lines += [f"  {_node(a)} --> {_node(b)}" for a, b in sorted(edges)]
+    lines += [f"  {a} --> {b}" for a, b in sorted(edges)]
     return "\n".join(lines)
-
-
-def _known_parts() -> set[str]:
-    parts = {f"contract_assets.{p.stem}" for p in PACKAGE_DIR.glob("*.py") if p.stem != "__init__"}
-    parts |= {f"contract_assets.{p.parent.name}" for p in PACKAGE_DIR.glob("*/__init__.py")}
-    return parts
 
 
 # --- the page --------------------------------------------------------------------------
@@ -222,7 +244,7 @@ def generated_blocks() -> dict[str, str]:
         "asset-graph": "```mermaid\n" + asset_graph_diagram(defs) + "\n```",
         "what-starts-runs": run_starters_table(defs),
         "stage-machine": "```mermaid\n" + stage_machine_diagram() + "\n```",
-        "module-map": "```mermaid\n" + module_map_diagram() + "\n```",
+        "capability-map": capability_table() + "\n\n```mermaid\n" + capability_map_diagram() + "\n```",
     }
 
 

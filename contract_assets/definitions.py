@@ -1,57 +1,26 @@
-"""The one Definitions object: assets, checks, jobs and resources of contract_assets."""
+"""The one Definitions object: each capability's definitions, merged, with the platform's
+resources (defined once) and executor. The code location `contract_assets.definitions`."""
 
-from dagster import Definitions, in_process_executor
+from dagster import Definitions
 
-from contract_assets.alerts import ALERT_SENSORS, alert_policy_from_env
-from contract_assets.approval_job import record_approval
-from contract_assets.asset_graph import ASSETS, PIPELINE_STEPS, name
-from contract_assets.assets.approval import approval_routing
-from contract_assets.assets.documents import contract_documents, review_copy, signature_package
-from contract_assets.assets.draft import contract_draft
-from contract_assets.assets.redline import contract_redline
-from contract_assets.assets.risk import risk_assessment
-from contract_assets.checks import (
-    deliverables_add_up,
-    mandatory_clauses_present,
-    manifest_matches_files,
-    package_verifies,
-)
-from contract_assets.domain.home import ContractHome
-from contract_assets.io_managers import ContractIOManager
-from contract_assets.jobs import contract_pipeline, executed_copy_job, register_job
-from contract_assets.notifier import notifier_from_env
-from contract_assets.resources import ContractWorkspace, Workspace
-from contract_assets.auditing import audit_trail_spec
-from contract_assets.revision_stage import revision_stage_spec
-from contract_assets.versioning import with_code_versions
-from contract_assets.schedules import (
-    approval_request_sensor,
-    approval_sla,
-    approval_sla_job,
-    failure_alert_sensor,
-    register_refresh,
-    renewal_reminders,
-    renewal_reminders_job,
-)
-from contract_assets.sensors import (
-    executed_sensor,
-    inbox_sensor,
-    progress_sensor,
-    register_sensor,
-    stage_after_failure,
-    stage_after_success,
-)
+from contract_assets.approvals.defs import definitions as approvals
+from contract_assets.audit.defs import definitions as audit
+from contract_assets.documents.defs import definitions as documents
+from contract_assets.documents.defs.checks import manifest_matches_files, package_verifies
+from contract_assets.drafting.defs import definitions as drafting
+from contract_assets.drafting.defs.checks import mandatory_clauses_present
+from contract_assets.intake.defs import definitions as intake
+from contract_assets.intake.defs.checks import deliverables_add_up
+from contract_assets.pipeline.defs import definitions as pipeline
+from contract_assets.pipeline.defs.asset_graph import ASSETS, PIPELINE_STEPS, name
+from contract_assets.platform.defs import definitions as platform
+from contract_assets.platform.defs.definitions import resources_for
+from contract_assets.platform.defs.resources import Workspace
+from contract_assets.platform.defs.versioning import CodeVersions
+from contract_assets.platform.home import ContractHome
+from contract_assets.register.defs import definitions as register
 
-
-def resources_for(home: ContractHome) -> dict:
-    """The resources of one deployment, all rooted in its contract home."""
-    return {
-        "io_manager": ContractIOManager(base_dir=str(home.storage_dir)),
-        "contracts": ContractWorkspace(home=str(home.root)),
-        "notifier": notifier_from_env(home),
-        "alert_policy": alert_policy_from_env(),
-    }
-
+__all__ = ["CHECKS", "REVISION_ASSETS", "build_definitions", "defs", "resources_for"]
 
 # The pipeline's assets, in step order.
 REVISION_ASSETS = sorted(
@@ -61,40 +30,16 @@ CHECKS = [deliverables_add_up, mandatory_clauses_present, manifest_matches_files
 
 
 def build_definitions(home: ContractHome) -> Definitions:
-    return Definitions(
-        assets=with_code_versions(
-            ASSETS,
-            Workspace(home),
-            made_from_library=[contract_draft, review_copy, contract_documents, contract_redline],
-            made_from_playbook=[risk_assessment, approval_routing],
-            sealed=[signature_package],
-        )
-        + [audit_trail_spec, revision_stage_spec],
-        asset_checks=CHECKS,
-        jobs=[
-            contract_pipeline,
-            register_job,
-            executed_copy_job,
-            record_approval,
-            renewal_reminders_job,
-            approval_sla_job,
-        ],
-        sensors=[
-            inbox_sensor,
-            progress_sensor,
-            register_sensor,
-            executed_sensor,
-            failure_alert_sensor,
-            approval_request_sensor,
-            *ALERT_SENSORS,
-            stage_after_success,
-            stage_after_failure,
-        ],
-        schedules=[register_refresh, renewal_reminders, approval_sla],
-        resources=resources_for(home),
-        # Also for the UI's "Materialize" and `dagster asset materialize`: a revision's steps
-        # are small, and a subprocess per step would cost ~10 s a run on 2 cores.
-        executor=in_process_executor,
+    versions = CodeVersions(Workspace(home))
+    return Definitions.merge(
+        intake.definitions(versions),
+        drafting.definitions(versions),
+        approvals.definitions(versions),
+        documents.definitions(versions),
+        register.definitions(versions),
+        audit.definitions(),
+        pipeline.definitions(),
+        platform.definitions(home),
     )
 
 

@@ -18,21 +18,21 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
-from contract_assets.asset_graph import PIPELINE_STEPS
-from contract_assets.change_guard import ChangeGuard
-from contract_assets.decision_recording import DecisionRecorder
-from contract_assets.domain.access import Permission
-from contract_assets.domain.approvals import SignedDecision
-from contract_assets.domain.audit import AuditTrail, current_actor
-from contract_assets.domain.models import Revision
-from contract_assets.domain.reminders import OpenTier, RequesterOutcome
-from contract_assets.resources import Workspace
-from contract_assets.revision_intake import RevisionIntake, SubmitResult
-from contract_assets.revision_runs import RevisionRunner
-from contract_assets.revision_stage import record_stages
-from contract_assets.revision_state import RevisionState
-from contract_assets.revision_status import RevisionStatus
-from contract_assets.run_planning import RunPlanner, WorkItem
+from contract_assets.approvals.approvals import SignedDecision
+from contract_assets.approvals.defs.decision_recording import DecisionRecorder
+from contract_assets.approvals.reminders import OpenTier, RequesterOutcome
+from contract_assets.audit.trail import AuditTrail, current_actor
+from contract_assets.intake.defs.revision_intake import RevisionIntake, SubmitResult
+from contract_assets.pipeline.defs.asset_graph import PIPELINE_STEPS
+from contract_assets.pipeline.defs.change_guard import ChangeGuard
+from contract_assets.pipeline.defs.revision_runs import RevisionRunner
+from contract_assets.pipeline.defs.revision_stage import record_stages
+from contract_assets.pipeline.defs.revision_state import RevisionState
+from contract_assets.pipeline.defs.revision_status import RevisionStatus
+from contract_assets.pipeline.defs.run_planning import RunPlanner, WorkItem
+from contract_assets.platform.access import Permission
+from contract_assets.platform.defs.resources import Workspace
+from contract_assets.platform.models import Revision
 
 __all__ = ["PIPELINE", "ContractOperations", "RevisionStatus", "SubmitResult", "WorkItem"]
 

@@ -1,5 +1,10 @@
-"""Fixtures shared by the Dagster-level tests: a contract home on a temporary instance; the
-order tests start in; and, for `make test-fast`, a guard against starting programs."""
+"""Fixtures shared by the tests: a contract home on a temporary instance, and sample requests
+(`sample_requests`); the order tests start in; and, for `make test-fast`, a guard against
+starting programs.
+
+The tests mirror the package: `contract_assets_tests/<capability>/` tests
+`contract_assets/<capability>/`; the console's tests are in `cli/`, and the tests of the
+whole system (the demo, the UI, the architecture page) at the top."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from contract_assets_tests.harness import contract_home, operations_for
+from contract_assets_tests.sample_requests import error_paths, make_raw, submitted, validate  # noqa: F401 (fixtures)
 
 # `make test-fast` sets it: a test that starts a program fails, saying to mark it `programs`.
 NO_PROGRAMS_ENV = "CONTRACT_ASSETS_TEST_NO_PROGRAMS"

@@ -25,9 +25,9 @@ import pytest
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
 from contract_assets.cli import open_instance, open_operations
-from contract_assets.database import create_database, drop_database
-from contract_assets.domain.approvals import DecisionPayload, SignedDecision, sign_decision
-from contract_assets.domain.home import DATABASE_ENV, ContractHome
+from contract_assets.platform.defs.database import create_database, drop_database
+from contract_assets.approvals.approvals import DecisionPayload, SignedDecision, sign_decision
+from contract_assets.platform.home import DATABASE_ENV, ContractHome
 from contract_assets.operations import PIPELINE, ContractOperations
 
 REPO = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from contract_assets import architecture
-from contract_assets.domain.stages import Stage
+from contract_assets.pipeline.stages import Stage
 
 ROOT = Path(architecture.__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "architecture.md"
@@ -19,7 +19,7 @@ _RULE_ROW = re.compile(r"^\| (?P<rule>[^|]+?) \| `(?P<file>[^`]+)` \| `(?P<symbo
 
 
 def _is_domain(module: str) -> bool:
-    return ".domain." in f"{module}." or module.endswith(".domain")
+    return architecture.is_domain(module)
 
 
 def test_no_domain_module_imports_dagster_even_through_another_module():
@@ -38,12 +38,14 @@ def test_no_domain_module_imports_dagster_even_through_another_module():
 
 def test_the_domain_check_catches_an_import_of_dagster(tmp_path, monkeypatch):
     package = tmp_path / "contract_assets"
-    (package / "domain").mkdir(parents=True)
+    (package / "intake").mkdir(parents=True)
     (package / "__init__.py").write_text("")
-    (package / "domain" / "__init__.py").write_text("")
-    (package / "domain" / "sneaky.py").write_text("from dagster import asset\n")
+    (package / "intake" / "__init__.py").write_text("")
+    (package / "intake" / "sneaky.py").write_text("from dagster import asset\n")
     monkeypatch.setattr(architecture, "PACKAGE_DIR", package)
-    assert architecture.package_imports()["contract_assets.domain.sneaky"] == {"dagster", "dagster.asset"}
+    assert architecture.is_domain("contract_assets.intake.sneaky")
+    assert not architecture.is_domain("contract_assets.intake.defs.sensors")
+    assert architecture.package_imports()["contract_assets.intake.sneaky"] == {"dagster", "dagster.asset"}
 
 
 def test_the_architecture_page_shows_the_code_as_it_is(home):

@@ -29,7 +29,7 @@ from playwright.sync_api import Page, Response, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from contract_assets.cli import open_instance
-from contract_assets.domain.home import ContractHome
+from contract_assets.platform.home import ContractHome
 from contract_assets_tests.harness import (
     BACKEND,
     CONTRACT_ASSETS,

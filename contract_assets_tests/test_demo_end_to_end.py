@@ -9,7 +9,7 @@ import pytest
 from dagster import DagsterInstance
 from pypdf import PdfReader
 
-from contract_assets.domain.files import sha256_file
+from contract_assets.platform.files import sha256_file
 from contract_assets_tests.harness import SAMPLES, cli, contract_home
 
 pytestmark = pytest.mark.slow

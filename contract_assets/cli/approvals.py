@@ -17,7 +17,7 @@ def _keygen_arguments(parser: argparse.ArgumentParser) -> None:
 
 @verb("keygen", "make an approver's Ed25519 key pair", arguments=_keygen_arguments)
 def keygen(call: Call) -> int:
-    from contract_assets.domain.signing import write_keypair
+    from contract_assets.approvals.signing import write_keypair
 
     private_path = call.args.out
     try:
@@ -53,8 +53,8 @@ def approvers_add(call: Call) -> int:
 def _add_approver(workspace, args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from contract_assets.domain.approvals import Approver, ApproverConfigError
-    from contract_assets.domain.signing import read_public_key
+    from contract_assets.approvals.approvals import Approver, ApproverConfigError
+    from contract_assets.approvals.signing import read_public_key
 
     try:
         approver = Approver(
@@ -94,8 +94,8 @@ def approve(call: Call) -> int:
     """Sign a decision with the approver's private key, then verify and record it."""
     from datetime import UTC, datetime
 
-    from contract_assets.domain.approvals import DecisionPayload, sign_decision
-    from contract_assets.domain.signing import read_private_key
+    from contract_assets.approvals.approvals import DecisionPayload, sign_decision
+    from contract_assets.approvals.signing import read_private_key
 
     operations, args = call.operations, call.args
     registry = operations.workspace.registry

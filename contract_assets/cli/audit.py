@@ -14,7 +14,7 @@ group("audit", "verify or export the audit trail")
 @verb("audit verify", "walk the hash chain; exit 1 naming the first bad entry", operations=True)
 def audit_verify(call: Call) -> int:
     """The chain against its witnesses."""
-    from contract_assets.auditing import verify_audit
+    from contract_assets.audit.defs.auditing import verify_audit
 
     operations = call.operations
     report = verify_audit(operations.workspace, operations.instance)
@@ -34,8 +34,8 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
 
 @verb("audit export", "write the trail as JSON lines", arguments=_export_arguments, operations=True)
 def audit_export(call: Call) -> int:
-    from contract_assets.domain.audit import export_lines
-    from contract_assets.domain.files import atomic_write_bytes
+    from contract_assets.audit.trail import export_lines
+    from contract_assets.platform.files import atomic_write_bytes
 
     args = call.args
     lines = export_lines(call.operations.workspace.audit.entries(args.revision))

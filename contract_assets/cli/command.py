@@ -13,7 +13,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-from contract_assets.cli.registry import EXIT_FORBIDDEN, EXIT_INVALID, GROUPS, VERBS, Call, Verb
+from contract_assets.cli.registry import (
+    EXIT_FORBIDDEN,
+    EXIT_INVALID,
+    GROUPS,
+    VERBS,
+    Call,
+    Verb,
+)
 
 # Where the verbs are declared, by what they are for.
 VERB_MODULES = (
@@ -77,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return dispatch(VERBS[args.verb], args)
     except Exception as exc:
         # Only a verb that reads data keys can raise this, so the module is loaded by then.
-        from contract_assets.domain.protection import DataKeyError
+        from contract_assets.platform.protection import DataKeyError
 
         if not isinstance(exc, DataKeyError):
             raise
@@ -103,7 +110,11 @@ def dispatch(declared: Verb, args: argparse.Namespace) -> int:
 def _refusal(operations, permissions: Sequence[str]) -> int | None:
     """The exit code when the access policy refuses one of `permissions` (the refusal is
     audited by `authorize`), or None when it allows them all."""
-    from contract_assets.domain.access import AccessConfigError, AccessDenied, Permission
+    from contract_assets.platform.access import (
+        AccessConfigError,
+        AccessDenied,
+        Permission,
+    )
 
     try:
         for permission in permissions:

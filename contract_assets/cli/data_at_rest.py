@@ -13,7 +13,7 @@ from contract_assets.cli.registry import ADMINISTER, Call, verb
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
-    from contract_assets.resources import Workspace
+    from contract_assets.platform.defs.resources import Workspace
 
 # dagster-daemon writes a heartbeat every 30 s: one newer than this means it may be running.
 DAEMON_ALIVE_SECONDS = 90
@@ -21,7 +21,7 @@ DAEMON_ALIVE_SECONDS = 90
 
 @verb("new-data-key", "print a new data key (for CONTRACT_ASSETS_DATA_KEY or the key file)")
 def new_data_key(call: Call) -> int:
-    from contract_assets.domain.protection import new_key
+    from contract_assets.platform.protection import new_key
 
     print(new_key())
     return 0
@@ -37,8 +37,8 @@ def rotate_key(call: Call) -> int:
     Refused while the daemon or a run may still be writing: a process started with the old
     key list would go on writing records under the old key, which the user is about to drop.
     """
-    from contract_assets.domain.protection import DataProtection
-    from contract_assets.resources import Workspace
+    from contract_assets.platform.defs.resources import Workspace
+    from contract_assets.platform.protection import DataProtection
 
     operations, home = call.operations, call.home
     busy = _writing_elsewhere(operations.instance, operations.partitions_in_flight())
@@ -97,9 +97,9 @@ def decrypt(call: Call) -> int:
 def _print_decrypted(workspace: Workspace, path: Path) -> int:
     """Print a stored record or kept file in plaintext (the key must be configured); a
     revision key (`acme-robotics-nda.r1`) prints that registered revision."""
-    from contract_assets.domain.protection import ENCRYPTED_SUFFIX, DataProtection
-    from contract_assets.domain.revisions import RevisionRegistry
-    from contract_assets.domain.serialization import StoredTypeMismatch, open_envelope
+    from contract_assets.intake.revisions import RevisionRegistry
+    from contract_assets.platform.protection import ENCRYPTED_SUFFIX, DataProtection
+    from contract_assets.platform.serialization import StoredTypeMismatch, open_envelope
 
     protection = DataProtection.from_env()
     if not path.exists() and _is_revision_key(str(path)):
@@ -125,7 +125,7 @@ def _print_decrypted(workspace: Workspace, path: Path) -> int:
 
 
 def _is_revision_key(text: str) -> bool:
-    from contract_assets.domain.revisions import parse_partition_key
+    from contract_assets.intake.revisions import parse_partition_key
 
     try:
         parse_partition_key(text)

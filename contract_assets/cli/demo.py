@@ -24,9 +24,9 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
 )  # fmt: skip
 def demo(call: Call) -> int:
     """Submit each sample request in order, running the pipeline after each arrival."""
-    from contract_assets.assets.register import contract_register, register_report
-    from contract_assets.domain.register_report import FILE_KIND, RegisterReport
-    from contract_assets.domain.sealing import create_trial_seal, passphrase_from_env
+    from contract_assets.documents.sealing import create_trial_seal, passphrase_from_env
+    from contract_assets.register.defs.assets import contract_register, register_report
+    from contract_assets.register.register_report import FILE_KIND, RegisterReport
 
     home, operations, directory = call.home, call.operations, call.args.directory
     files = request_files([directory])

@@ -9,8 +9,8 @@ from contract_assets.cli.registry import Call, verb
 
 @verb("env", "print the export lines for the current contract home")
 def env(call: Call) -> int:
-    from contract_assets.domain.protection import DataProtection
-    from contract_assets.resources import Workspace
+    from contract_assets.platform.defs.resources import Workspace
+    from contract_assets.platform.protection import DataProtection
 
     home = call.home
     home.ensure()
@@ -25,8 +25,8 @@ def env(call: Call) -> int:
 def migrate(call: Call) -> int:
     """Create the database (PostgreSQL) if needed and bring the instance's schema up to date."""
     from contract_assets.cli.instance import open_instance
-    from contract_assets.database import create_database, database_url
-    from contract_assets.domain.records import create_schema, records_url
+    from contract_assets.platform.defs.database import create_database, database_url
+    from contract_assets.platform.records import create_schema, records_url
 
     home = call.home
     url = database_url()
@@ -63,7 +63,7 @@ def _health_arguments(parser: argparse.ArgumentParser) -> None:
 def health(call: Call) -> int:
     """One line per check, OK or FAIL with its figure; exit 1 when any check fails."""
     from contract_assets.cli.instance import open_instance
-    from contract_assets.health import health_checks
+    from contract_assets.platform.defs.health import health_checks
 
     home, args = call.home, call.args
     try:

@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from contract_assets.domain.files import exclusive_lock
+from contract_assets.platform.files import exclusive_lock
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
-    from contract_assets.domain.home import ContractHome
     from contract_assets.operations import ContractOperations
+    from contract_assets.platform.home import ContractHome
 
 
 @contextmanager
@@ -41,7 +41,7 @@ def open_instance(home: ContractHome) -> Iterator[DagsterInstance]:
 def open_operations(home: ContractHome) -> Iterator[ContractOperations]:
     """The operations on the home's Dagster instance."""
     from contract_assets.operations import ContractOperations
-    from contract_assets.resources import Workspace
+    from contract_assets.platform.defs.resources import Workspace
 
     with open_instance(home) as instance:
         yield ContractOperations(Workspace(home), instance)

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from contract_assets.domain.packaging import Verification
-    from contract_assets.domain.requests import FieldError
-    from contract_assets.domain.sealing import OrganisationSeal, SealFiles
+    from contract_assets.documents.packaging import Verification
+    from contract_assets.documents.sealing import OrganisationSeal, SealFiles
+    from contract_assets.intake.requests import FieldError
     from contract_assets.operations import RevisionStatus, SubmitResult
 
 
@@ -73,7 +73,7 @@ def statuses_json(statuses: Sequence[RevisionStatus]) -> None:
 
 def statuses_table(statuses: Sequence[RevisionStatus]) -> None:
     """A line per revision, then what it is waiting for and the decisions taken on it."""
-    from contract_assets.domain.models import shown
+    from contract_assets.platform.models import shown
 
     print(f"{'REVISION':<28} {'STAGE':<20} {'RISK':<12} {'APPROVALS':<32} DOCUMENTS")
     for status in statuses:

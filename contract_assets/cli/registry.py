@@ -14,8 +14,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from contract_assets.domain.home import ContractHome
     from contract_assets.operations import ContractOperations
+    from contract_assets.platform.home import ContractHome
 
 EXIT_INVALID = 2
 EXIT_FORBIDDEN = 3
@@ -35,7 +35,7 @@ class Call:
 
     @cached_property
     def home(self) -> ContractHome:
-        from contract_assets.domain.home import ContractHome
+        from contract_assets.platform.home import ContractHome
 
         return ContractHome.from_env()
 

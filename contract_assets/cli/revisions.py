@@ -14,8 +14,8 @@ from contract_assets.cli.registry import EXIT_INVALID, RUN, SUBMIT, Call, verb
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
-    from contract_assets.domain.home import ContractHome
     from contract_assets.operations import ContractOperations
+    from contract_assets.platform.home import ContractHome
 
 # The console shows one progress line per revision; Dagster's own log goes to the instance.
 QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -37,7 +37,7 @@ def submit_verb(call: Call) -> int:
 
 
 def submit(operations: ContractOperations, files: Sequence[Path], as_json: bool) -> int:
-    from contract_assets.domain.requests import InvalidRequest
+    from contract_assets.intake.requests import InvalidRequest
 
     exit_code = 0
     for path in files:
@@ -64,8 +64,8 @@ def run_verb(call: Call) -> int:
 
 
 def run(home: ContractHome, operations: ContractOperations) -> int:
-    from contract_assets.assets.register import contract_register
-    from contract_assets.console_runs import console_runs
+    from contract_assets.platform.defs.console_runs import console_runs
+    from contract_assets.register.defs.assets import contract_register
 
     instance = operations.instance
     _recover(home, instance)
@@ -91,8 +91,8 @@ def _recover(home: ContractHome, instance: DagsterInstance) -> None:
     files removed. Everything finished stays; what was not is run again."""
     from dagster import DagsterRunStatus, RunsFilter
 
-    from contract_assets.domain.files import sweep_temp_files
-    from contract_assets.resume import mark_dead_run_failed
+    from contract_assets.pipeline.defs.resume import mark_dead_run_failed
+    from contract_assets.platform.files import sweep_temp_files
 
     for record in instance.get_run_records(
         # NOT_STARTED too: a console killed between creating its run and starting it.
@@ -113,7 +113,7 @@ def _resume_arguments(parser: argparse.ArgumentParser) -> None:
 )  # fmt: skip
 def resume(call: Call) -> int:
     """Re-execute a failed (or killed) run from its failure, keeping its partition."""
-    from contract_assets.resume import ResumeRefused, resume_run
+    from contract_assets.pipeline.defs.resume import ResumeRefused, resume_run
 
     run_id = call.args.run_id
     try:

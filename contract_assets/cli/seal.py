@@ -14,8 +14,8 @@ from contract_assets.cli.registry import ADMINISTER, EXIT_INVALID, Call, verb
 if TYPE_CHECKING:
     from cryptography import x509
 
-    from contract_assets.domain.packaging import Verification
-    from contract_assets.resources import Workspace
+    from contract_assets.documents.packaging import Verification
+    from contract_assets.platform.defs.resources import Workspace
 
 # domain.sealing.PASSPHRASE_ENV, named here so that --help loads no PDF library (a test
 # checks they agree).
@@ -44,7 +44,12 @@ def init_signing(call: Call) -> int:
 
 def _set_up_seal(workspace: Workspace, args: argparse.Namespace) -> int:
     """Set up the organisation's seal: a self-signed trial one, or the given PKCS#12."""
-    from contract_assets.domain.sealing import SealError, create_trial_seal, import_seal, passphrase_from_env
+    from contract_assets.documents.sealing import (
+        SealError,
+        create_trial_seal,
+        import_seal,
+        passphrase_from_env,
+    )
 
     files = workspace.seal_files
     passphrase = passphrase_from_env()
@@ -78,8 +83,12 @@ def _verify_arguments(parser: argparse.ArgumentParser) -> None:
 )  # fmt: skip
 def verify(call: Call) -> int:
     """Check a sealed PDF, or a signature package (its folder, manifest or zip), and say what failed."""
-    from contract_assets.domain.sealing import SealError, certificate_fingerprint, read_certificates
-    from contract_assets.resources import Workspace
+    from contract_assets.documents.sealing import (
+        SealError,
+        certificate_fingerprint,
+        read_certificates,
+    )
+    from contract_assets.platform.defs.resources import Workspace
 
     workspace, target, certificate = Workspace(call.home), call.args.file, call.args.certificate
     trust_file = certificate or workspace.seal_files.certificate
@@ -102,7 +111,7 @@ def verify(call: Call) -> int:
 
 def _verification_of(target: Path, trusted: list[x509.Certificate]) -> Verification:
     """A package given as its folder, its manifest or its zip; anything else as a sealed PDF."""
-    from contract_assets.domain.packaging import (
+    from contract_assets.documents.packaging import (
         MANIFEST_SUFFIX,
         verify_package,
         verify_package_zip,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from contract_assets.cli.registry import Call, verb
 
 if TYPE_CHECKING:
-    from contract_assets.domain.home import ContractHome
+    from contract_assets.platform.home import ContractHome
 
 UI_HOST_ENV = "CONTRACT_ASSETS_UI_HOST"
 LOOPBACK = "127.0.0.1"

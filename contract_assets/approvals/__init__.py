@@ -1,0 +1,1 @@
+"""Approvals: the playbook, risk and routing, signed decisions, approval requests and SLA."""

@@ -1,0 +1,1 @@
+"""Audit: the hash-chained, signed trail of every action."""

@@ -1,0 +1,1 @@
+"""Documents: rendering (HTML, PDF, DOCX), the redline, the signature package and its seal."""

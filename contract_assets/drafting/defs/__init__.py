@@ -1,0 +1,1 @@
+"""Drafting on Dagster: the contract_draft asset and its mandatory-clause check."""

@@ -1,0 +1,1 @@
+"""Intake: the request format and its rules, revision keys, the inbox folder."""

@@ -1,0 +1,1 @@
+"""Intake on Dagster: the contract_request asset and its check, the inbox sensor, registering revisions."""

@@ -1,0 +1,1 @@
+"""Pipeline: the stages a revision goes through and what decides them."""

@@ -1,0 +1,1 @@
+"""Register: every revision in one table, its report and renewal dates."""

@@ -1,0 +1,1 @@
+"""Register on Dagster: the register assets, their job, sensor and schedules, renewal reminders."""
