@@ -6,7 +6,9 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml import YAML
 
@@ -34,3 +36,22 @@ def write_request(path: Path, request: dict) -> Path:
     with path.open("w") as handle:
         YAML(typ="safe", pure=True).dump(request, handle)
     return path
+
+
+@dataclass
+class Services:
+    """What a benchmark does on a home's instance: submit request files, read where the
+    revisions stand (the product's services, as the console uses them)."""
+
+    workspace: Any
+    instance: Any
+
+    def submit(self, path: Path):
+        from contract_assets.intake.defs.revision_intake import RevisionIntake
+
+        return RevisionIntake(self.workspace, self.instance).submit(path)
+
+    def statuses(self) -> list:
+        from contract_assets.pipeline.defs.revision_state import RevisionState
+
+        return RevisionState(self.workspace, self.instance).statuses()

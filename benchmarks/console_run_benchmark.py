@@ -13,7 +13,7 @@ import argparse
 import statistics
 import time
 
-from bulk_requests import nda_requests, throwaway_home, write_request
+from bulk_requests import Services, nda_requests, throwaway_home, write_request
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
@@ -23,14 +23,16 @@ def main() -> None:
     parser.add_argument("--revisions", type=int, default=6, help="split evenly between the two ways")
     args = parser.parse_args()
     with throwaway_home() as tmp:
-        from contract_assets.cli import open_operations
+        from contract_assets.cli import open_instance
+        from contract_assets.platform.defs.resources import Workspace
         from contract_assets.platform.defs.console_runs import console_runs
         from contract_assets.definitions import build_definitions
         from contract_assets.platform.home import ContractHome
         from contract_assets.pipeline.defs.asset_graph import PIPELINE_STEPS
 
         home = ContractHome.from_env()
-        with open_operations(home) as ops:
+        with open_instance(home) as instance:
+            ops = Services(Workspace(home), instance)
             keys = [
                 ops.submit(write_request(tmp / f"{r['contract_id']}.yaml", r)).revision.partition_key
                 for r in nda_requests(args.revisions, "console")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from bulk_requests import nda_requests, throwaway_home, write_request
+from bulk_requests import Services, nda_requests, throwaway_home, write_request
 
 SENSOR_TIMEOUT_SECONDS = 60  # Dagster's default for one sensor evaluation
 
@@ -21,7 +21,8 @@ def main() -> None:
     with throwaway_home():
         from dagster import build_sensor_context
 
-        from contract_assets.cli import open_operations
+        from contract_assets.cli import open_instance
+        from contract_assets.platform.defs.resources import Workspace
         from contract_assets.definitions import build_definitions, resources_for
         from contract_assets.platform.home import ContractHome
         from contract_assets.pipeline.defs.partitions import REVISIONS
@@ -33,7 +34,8 @@ def main() -> None:
 
         definitions = build_definitions(home)
         ticks, run_keys, cursor = [], [], None
-        with open_operations(home) as operations:
+        with open_instance(home) as instance:
+            operations = Services(Workspace(home), instance)
             instance = operations.instance
             while True:
                 context = build_sensor_context(

@@ -12,7 +12,7 @@ import statistics
 import time
 from datetime import UTC, date, datetime
 
-from bulk_requests import nda_requests, throwaway_home, write_request
+from bulk_requests import Services, nda_requests, throwaway_home, write_request
 
 
 
@@ -48,7 +48,8 @@ def orchestrated(requests: list[dict]) -> list[float]:
     with throwaway_home() as tmp:
         from dagster import AssetKey
 
-        from contract_assets.cli import open_operations
+        from contract_assets.cli import open_instance
+        from contract_assets.platform.defs.resources import Workspace
         from contract_assets.cli.revisions import QUIET_RUN
         from contract_assets.definitions import build_definitions
         from contract_assets.platform.home import ContractHome
@@ -57,7 +58,8 @@ def orchestrated(requests: list[dict]) -> list[float]:
         home = ContractHome.from_env()
         job = build_definitions(home).resolve_job_def("contract_pipeline")
         timings = []
-        with open_operations(home) as operations:
+        with open_instance(home) as instance:
+            operations = Services(Workspace(home), instance)
             for index, raw in enumerate(requests):
                 path = write_request(tmp / f"request-{index}.yaml", raw)
                 start = time.perf_counter()

@@ -14,7 +14,7 @@ import argparse
 import statistics
 import time
 
-from bulk_requests import nda_requests, throwaway_home, write_request
+from bulk_requests import Services, nda_requests, throwaway_home, write_request
 
 SENSOR_TIMEOUT_SECONDS = 60  # Dagster's default for one sensor evaluation
 REPEATS = 5
@@ -28,7 +28,8 @@ def main() -> None:
     with throwaway_home() as tmp:
         from dagster import build_sensor_context
 
-        from contract_assets.cli import open_operations
+        from contract_assets.cli import open_instance
+        from contract_assets.platform.defs.resources import Workspace
         from contract_assets.cli.revisions import QUIET_RUN
         from contract_assets.definitions import build_definitions, resources_for
         from contract_assets.platform.home import ContractHome
@@ -42,7 +43,8 @@ def main() -> None:
 
         definitions = build_definitions(home)
         job = definitions.resolve_job_def("contract_pipeline")
-        with open_operations(home) as operations:
+        with open_instance(home) as instance:
+            operations = Services(Workspace(home), instance)
             instance = operations.instance
             for path in sorted(requests.iterdir()):
                 operations.submit(path)

@@ -24,11 +24,16 @@ from typing import Any
 import pytest
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
-from contract_assets.cli import open_instance, open_operations
+from contract_assets.approvals.approvals import (
+    DecisionPayload,
+    SignedDecision,
+    sign_decision,
+)
+from contract_assets.cli import open_instance
 from contract_assets.platform.defs.database import create_database, drop_database
-from contract_assets.approvals.approvals import DecisionPayload, SignedDecision, sign_decision
+from contract_assets.platform.defs.resources import Workspace
 from contract_assets.platform.home import DATABASE_ENV, ContractHome
-from contract_assets.operations import PIPELINE, ContractOperations
+from contract_assets_tests.services import PIPELINE, Operations
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "examples" / "requests"
@@ -85,9 +90,9 @@ def contract_home(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Contr
 
 
 @contextmanager
-def operations_for(home: ContractHome) -> Iterator[ContractOperations]:
-    with open_operations(home) as operations:
-        yield operations
+def operations_for(home: ContractHome) -> Iterator[Operations]:
+    with open_instance(home) as instance:
+        yield Operations(Workspace(home), instance)
 
 
 def files_under(path: Path) -> set[str]:
@@ -153,7 +158,7 @@ def data_versions(instance: DagsterInstance, asset: str, partition_key: str) -> 
     return [r.asset_materialization.tags.get(DATA_VERSION_TAG) for r in records]
 
 
-def assert_repeats_were_harmless(ops: ContractOperations, partition_keys: Iterable[str]) -> None:
+def assert_repeats_were_harmless(ops: Operations, partition_keys: Iterable[str]) -> None:
     """Dagster runs a step at least once: one cut off after storing its output but before
     recording its success is run again. What that may repeat must be harmless: every
     pipeline asset of each revision is materialized, the latest materialization's data
@@ -246,7 +251,7 @@ def approve(home: ContractHome, keys_dir: Path, key: str, name: str, role: str) 
 
 
 def signed_decision(
-    ops: ContractOperations,
+    ops: Operations,
     key: str,
     approver: str,
     role: str,
@@ -268,7 +273,7 @@ def signed_decision(
     return sign_decision(payload, private_pem)
 
 
-def record_approval(ops: ContractOperations, key: str, approver: str, role: str, private_pem: bytes) -> None:
+def record_approval(ops: Operations, key: str, approver: str, role: str, private_pem: bytes) -> None:
     """Record `approver`'s signed approval as `role` of revision `key`, in process; it must count."""
     counted, reason, _ = ops.record_decision(signed_decision(ops, key, approver, role, private_pem))
     assert counted, reason

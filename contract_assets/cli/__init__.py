@@ -7,6 +7,6 @@ package loads nothing heavy: each handler imports what it needs.
 """
 
 from contract_assets.cli.command import main
-from contract_assets.cli.instance import open_instance, open_operations
+from contract_assets.cli.instance import open_instance
 
-__all__ = ["main", "open_instance", "open_operations"]
+__all__ = ["main", "open_instance"]

@@ -42,11 +42,11 @@ def _approvers_add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @verb(
     "approvers add", "register (or replace) an approver",
-    arguments=_approvers_add_arguments, permissions=[ADMINISTER], operations=True,
+    arguments=_approvers_add_arguments, permissions=[ADMINISTER], on_instance=True,
 )  # fmt: skip
 def approvers_add(call: Call) -> int:
-    code = _add_approver(call.operations.workspace, call.args)
-    call.operations.audit_configuration()
+    code = _add_approver(call.workspace, call.args)
+    call.guard.audit_configuration()
     return code
 
 
@@ -88,17 +88,18 @@ def _approve_arguments(parser: argparse.ArgumentParser) -> None:
 
 @verb(
     "approve", "sign and record a decision on a revision",
-    arguments=_approve_arguments, operations=True,
+    arguments=_approve_arguments, on_instance=True,
 )  # fmt: skip
 def approve(call: Call) -> int:
     """Sign a decision with the approver's private key, then verify and record it."""
     from datetime import UTC, datetime
 
     from contract_assets.approvals.approvals import DecisionPayload, sign_decision
+    from contract_assets.approvals.defs.decision_recording import DecisionRecorder
     from contract_assets.approvals.signing import read_private_key
 
-    operations, args = call.operations, call.args
-    registry = operations.workspace.registry
+    args = call.args
+    registry = call.workspace.registry
     try:
         revision = registry.get(args.partition_key)
         private_pem = read_private_key(args.key)
@@ -120,7 +121,7 @@ def approve(call: Call) -> int:
             **payload.model_dump(mode="json"), "signature": signed.signature}}}}
         print(json.dumps(config, indent=2))
         return 0
-    counted, reason, state = operations.record_decision(signed)
+    counted, reason, state = call.service(DecisionRecorder).record(signed)
     if not counted:
         print(f"refused: {reason}", file=sys.stderr)
         return 1

@@ -11,13 +11,12 @@ from contract_assets.cli.registry import Call, group, verb
 group("audit", "verify or export the audit trail")
 
 
-@verb("audit verify", "walk the hash chain; exit 1 naming the first bad entry", operations=True)
+@verb("audit verify", "walk the hash chain; exit 1 naming the first bad entry", on_instance=True)
 def audit_verify(call: Call) -> int:
     """The chain against its witnesses."""
     from contract_assets.audit.defs.auditing import verify_audit
 
-    operations = call.operations
-    report = verify_audit(operations.workspace, operations.instance)
+    report = verify_audit(call.workspace, call.instance)
     if report.ok:
         head = f"; head {report.head.seq} {report.head.hash[:16]}" if report.head else ""
         print(f"audit trail intact: {report.entries} entries{head}")
@@ -32,13 +31,13 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--revision", help="only the entries of one revision (partition key)")
 
 
-@verb("audit export", "write the trail as JSON lines", arguments=_export_arguments, operations=True)
+@verb("audit export", "write the trail as JSON lines", arguments=_export_arguments, on_instance=True)
 def audit_export(call: Call) -> int:
     from contract_assets.audit.trail import export_lines
     from contract_assets.platform.files import atomic_write_bytes
 
     args = call.args
-    lines = export_lines(call.operations.workspace.audit.entries(args.revision))
+    lines = export_lines(call.workspace.audit.entries(args.revision))
     if args.out is None:
         for line in lines:
             print(line)

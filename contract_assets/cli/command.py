@@ -93,21 +93,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def dispatch(declared: Verb, args: argparse.Namespace) -> int:
-    """Run a verb: on the operations, after its permissions are checked, when it says so."""
+    """Run a verb: on the home's instance, after its permissions are checked, when it says so."""
     call = Call(args)
-    if not declared.operations:
+    if not declared.on_instance:
         return declared.handler(call)
-    from contract_assets.cli.instance import open_operations
+    from contract_assets.cli.instance import open_instance
+    from contract_assets.platform.defs.resources import Workspace
 
-    with open_operations(call.home) as operations:
-        refused = _refusal(operations, declared.permissions)
+    with open_instance(call.home) as instance:
+        call.attach(Workspace(call.home), instance)
+        refused = _refusal(call.guard, declared.permissions)
         if refused is not None:
             return refused
-        call.attach(operations)
         return declared.handler(call)
 
 
-def _refusal(operations, permissions: Sequence[str]) -> int | None:
+def _refusal(guard, permissions: Sequence[str]) -> int | None:
     """The exit code when the access policy refuses one of `permissions` (the refusal is
     audited by `authorize`), or None when it allows them all."""
     from contract_assets.platform.access import (
@@ -118,7 +119,7 @@ def _refusal(operations, permissions: Sequence[str]) -> int | None:
 
     try:
         for permission in permissions:
-            operations.authorize(Permission(permission))
+            guard.authorize(Permission(permission))
     except AccessDenied as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return EXIT_FORBIDDEN

@@ -29,7 +29,7 @@ def new_data_key(call: Call) -> int:
 
 @verb(
     "rotate-key", "re-encrypt every stored record with the newest configured data key",
-    permissions=[ADMINISTER], operations=True,
+    permissions=[ADMINISTER], on_instance=True,
 )  # fmt: skip
 def rotate_key(call: Call) -> int:
     """Re-encrypt every stored record with the newest configured data key.
@@ -37,11 +37,12 @@ def rotate_key(call: Call) -> int:
     Refused while the daemon or a run may still be writing: a process started with the old
     key list would go on writing records under the old key, which the user is about to drop.
     """
+    from contract_assets.pipeline.defs.revision_state import RevisionState
     from contract_assets.platform.defs.resources import Workspace
     from contract_assets.platform.protection import DataProtection
 
-    operations, home = call.operations, call.home
-    busy = _writing_elsewhere(operations.instance, operations.partitions_in_flight())
+    home = call.home
+    busy = _writing_elsewhere(call.instance, RevisionState(call.workspace, call.instance).partitions_in_flight())
     if busy:
         print(f"refused: {busy}; nothing was re-encrypted", file=sys.stderr)
         return 1
@@ -88,10 +89,10 @@ def _decrypt_arguments(parser: argparse.ArgumentParser) -> None:
 @verb(
     "decrypt", "print an encrypted revision (by key), record or kept file in plaintext",
     # ADMINISTER: it shows personal data in clear.
-    arguments=_decrypt_arguments, permissions=[ADMINISTER], operations=True,
+    arguments=_decrypt_arguments, permissions=[ADMINISTER], on_instance=True,
 )  # fmt: skip
 def decrypt(call: Call) -> int:
-    return _print_decrypted(call.operations.workspace, call.args.path)
+    return _print_decrypted(call.workspace, call.args.path)
 
 
 def _print_decrypted(workspace: Workspace, path: Path) -> int:

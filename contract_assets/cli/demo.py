@@ -20,7 +20,7 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 @verb(
     "demo", "submit and run the sample requests, then show status",
-    arguments=_demo_arguments, permissions=[SUBMIT, RUN], operations=True,
+    arguments=_demo_arguments, permissions=[SUBMIT, RUN], on_instance=True,
 )  # fmt: skip
 def demo(call: Call) -> int:
     """Submit each sample request in order, running the pipeline after each arrival."""
@@ -28,13 +28,12 @@ def demo(call: Call) -> int:
     from contract_assets.register.defs.assets import contract_register, register_report
     from contract_assets.register.register_report import FILE_KIND, RegisterReport
 
-    home, operations, directory = call.home, call.operations, call.args.directory
+    home, workspace, directory = call.home, call.workspace, call.args.directory
     files = request_files([directory])
     if not files:
         print(f"no request files in {directory}", file=sys.stderr)
         return EXIT_INVALID
     print(f"contract home: {home.root}")
-    workspace = operations.workspace
     if not workspace.seal_files.exists():
         print("no organisation seal yet: making a self-signed trial one (`init-signing`)")
         organisation = next(iter(workspace.entities.values())).legal_name
@@ -42,16 +41,16 @@ def demo(call: Call) -> int:
         presentation.seal_description(seal, workspace.seal_files)
     code = 0
     for path in files:
-        code = max(code, submit(operations, [path], as_json=False))
-        code = max(code, run(home, operations))
+        code = max(code, submit(call, [path], as_json=False))
+        code = max(code, run(call))
     print()
-    status(operations, None, as_json=False)
-    layout = operations.workspace.layout
+    status(call, None, as_json=False)
+    layout = workspace.layout
     print(f"\nregister:  {layout.value_path(contract_register.key.to_user_string(), None, '.parquet')}")
     report = layout.read_model(register_report.key.to_user_string(), None, RegisterReport)
     if report is not None:
         print(f"report:    {report.path_of(FILE_KIND)}")
-    print(f"documents: {operations.workspace.layout.base_dir / 'documents'}")
+    print(f"documents: {layout.base_dir / 'documents'}")
     print("UI:        make ui   (then open http://127.0.0.1:3000)")
     return code
 

@@ -1,5 +1,5 @@
-"""The home's Dagster instance and the operations on it, as the console opens them (the
-tests and benchmarks open them the same way)."""
+"""The home's Dagster instance, as the console opens it (the tests and benchmarks open it the
+same way)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from contract_assets.platform.files import exclusive_lock
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
-    from contract_assets.operations import ContractOperations
     from contract_assets.platform.home import ContractHome
 
 
@@ -35,13 +34,3 @@ def open_instance(home: ContractHome) -> Iterator[DagsterInstance]:
             instance = DagsterInstance.from_config(str(home.dagster_home))
     with instance:
         yield instance
-
-
-@contextmanager
-def open_operations(home: ContractHome) -> Iterator[ContractOperations]:
-    """The operations on the home's Dagster instance."""
-    from contract_assets.operations import ContractOperations
-    from contract_assets.platform.defs.resources import Workspace
-
-    with open_instance(home) as instance:
-        yield ContractOperations(Workspace(home), instance)

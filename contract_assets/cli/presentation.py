@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from contract_assets.documents.packaging import Verification
     from contract_assets.documents.sealing import OrganisationSeal, SealFiles
+    from contract_assets.intake.defs.revision_intake import SubmitResult
     from contract_assets.intake.requests import FieldError
-    from contract_assets.operations import RevisionStatus, SubmitResult
+    from contract_assets.pipeline.defs.revision_status import RevisionStatus
 
 
 # --- submit ---------------------------------------------------------------------------------

@@ -11,11 +11,16 @@ import argparse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from contract_assets.operations import ContractOperations
+    from dagster import DagsterInstance
+
+    from contract_assets.pipeline.defs.change_guard import ActingService, ChangeGuard
+    from contract_assets.platform.defs.resources import Workspace
     from contract_assets.platform.home import ContractHome
+
+S = TypeVar("S", bound="ActingService | ChangeGuard")
 
 EXIT_INVALID = 2
 EXIT_FORBIDDEN = 3
@@ -27,11 +32,12 @@ SUBMIT, RUN, ADMINISTER = "submit", "run", "administer"
 
 class Call:
     """One invocation of a verb: its parsed arguments, the contract home, and (for a verb
-    declared `operations=True`) the operations on the home's instance, opened and authorized."""
+    declared `on_instance=True`) the home's workspace and Dagster instance, opened, with the
+    user's permissions checked."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self._operations: ContractOperations | None = None
+        self._opened: tuple[Workspace, DagsterInstance] | None = None
 
     @cached_property
     def home(self) -> ContractHome:
@@ -39,15 +45,33 @@ class Call:
 
         return ContractHome.from_env()
 
-    @property
-    def operations(self) -> ContractOperations:
-        if self._operations is None:
-            raise RuntimeError("this verb was not declared with operations=True")
-        return self._operations
+    def attach(self, workspace: Workspace, instance: DagsterInstance) -> None:
+        """Give the handler the workspace and instance, once opened and authorized."""
+        self._opened = (workspace, instance)
 
-    def attach(self, operations: ContractOperations) -> None:
-        """Give the handler the operations, once they are opened and authorized."""
-        self._operations = operations
+    def _on_instance(self) -> tuple[Workspace, DagsterInstance]:
+        if self._opened is None:
+            raise RuntimeError("this verb was not declared with on_instance=True")
+        return self._opened
+
+    @property
+    def workspace(self) -> Workspace:
+        return self._on_instance()[0]
+
+    @property
+    def instance(self) -> DagsterInstance:
+        return self._on_instance()[1]
+
+    def service(self, kind: type[S]) -> S:
+        """One of the services (RevisionIntake, DecisionRecorder, ...), acting for the user."""
+        workspace, instance = self._on_instance()
+        return kind(workspace, instance)
+
+    @property
+    def guard(self) -> ChangeGuard:
+        from contract_assets.pipeline.defs.change_guard import ChangeGuard
+
+        return self.service(ChangeGuard)
 
 
 Handler = Callable[[Call], int]
@@ -63,10 +87,11 @@ class Verb:
     handler: Handler
     arguments: Arguments | None = None
     # What the access policy must allow the user running it; checked (and a refusal
-    # audited) before the handler runs. Only verbs on the operations can require any.
+    # audited) before the handler runs. Only verbs on the instance can require any.
     permissions: tuple[str, ...] = ()
-    # Opened on the home's Dagster instance (created if new) before the handler runs.
-    operations: bool = False
+    # The home's workspace and Dagster instance (created if new) are opened before the
+    # handler runs: `call.workspace`, `call.instance`, `call.service(...)`.
+    on_instance: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,16 +112,16 @@ def verb(
     *,
     arguments: Arguments | None = None,
     permissions: Sequence[str] = (),
-    operations: bool = False,
+    on_instance: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Declare the decorated function as the handler of the verb `name`."""
-    if permissions and not operations:
-        raise ValueError(f"{name}: permissions are checked on the operations (operations=True)")
+    if permissions and not on_instance:
+        raise ValueError(f"{name}: permissions are checked on the instance (on_instance=True)")
 
     def declare(handler: Handler) -> Handler:
         if name in VERBS:
             raise ValueError(f"the verb {name!r} is declared twice")
-        VERBS[name] = Verb(name, help, handler, arguments, tuple(permissions), operations)
+        VERBS[name] = Verb(name, help, handler, arguments, tuple(permissions), on_instance)
         return handler
 
     return declare

@@ -14,7 +14,6 @@ from contract_assets.cli.registry import EXIT_INVALID, RUN, SUBMIT, Call, verb
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
-    from contract_assets.operations import ContractOperations
     from contract_assets.platform.home import ContractHome
 
 # The console shows one progress line per revision; Dagster's own log goes to the instance.
@@ -30,19 +29,22 @@ def _submit_arguments(parser: argparse.ArgumentParser) -> None:
 
 @verb(
     "submit", "validate and register request files as revisions",
-    arguments=_submit_arguments, permissions=[SUBMIT], operations=True,
+    arguments=_submit_arguments, permissions=[SUBMIT], on_instance=True,
 )  # fmt: skip
 def submit_verb(call: Call) -> int:
-    return submit(call.operations, call.args.files, call.args.json)
+    return submit(call, call.args.files, call.args.json)
 
 
-def submit(operations: ContractOperations, files: Sequence[Path], as_json: bool) -> int:
+def submit(call: Call, files: Sequence[Path], as_json: bool) -> int:
+    from contract_assets.intake.defs.revision_intake import RevisionIntake
     from contract_assets.intake.requests import InvalidRequest
+
+    intake = call.service(RevisionIntake)
 
     exit_code = 0
     for path in files:
         try:
-            result = operations.submit(path)
+            result = intake.submit(path)
         except InvalidRequest as exc:
             exit_code = EXIT_INVALID
             presentation.request_rejected(path, exc.errors, as_json)
@@ -57,18 +59,20 @@ def submit(operations: ContractOperations, files: Sequence[Path], as_json: bool)
 
 @verb(
     "run", "materialize every registered revision that is not settled",
-    permissions=[RUN], operations=True,
+    permissions=[RUN], on_instance=True,
 )  # fmt: skip
 def run_verb(call: Call) -> int:
-    return run(call.home, call.operations)
+    return run(call)
 
 
-def run(home: ContractHome, operations: ContractOperations) -> int:
+def run(call: Call) -> int:
+    from contract_assets.pipeline.defs.revision_runs import RevisionRunner
+    from contract_assets.pipeline.defs.run_planning import RunPlanner
     from contract_assets.platform.defs.console_runs import console_runs
     from contract_assets.register.defs.assets import contract_register
 
-    instance = operations.instance
-    _recover(home, instance)
+    instance = call.instance
+    _recover(call.home, instance)
     with console_runs(instance) as runs:
 
         def execute(partition_key: str, steps: list[str]) -> bool:
@@ -76,10 +80,10 @@ def run(home: ContractHome, operations: ContractOperations) -> int:
             run = runs.create("contract_pipeline", tags=tags, run_config=QUIET_RUN, assets=steps)
             return runs.execute(run)
 
-        results = operations.run(execute, progress=lambda s: print(presentation.progress_line(s), flush=True))
+        results = call.service(RevisionRunner).run(execute, progress=lambda s: print(presentation.progress_line(s), flush=True))
         if results or not instance.get_latest_materialization_event(contract_register.key):
             runs.execute(runs.create("contract_register_job", run_config=QUIET_RUN))
-    for status, run_id in operations.left_to_run_retries():
+    for status, run_id in RunPlanner(call.workspace, instance).left_to_run_retries():
         print(presentation.retry_line(status, run_id))
     if not results:
         print("nothing to run: every revision is settled or waiting")
@@ -109,7 +113,7 @@ def _resume_arguments(parser: argparse.ArgumentParser) -> None:
 
 @verb(
     "resume", "re-execute a failed or killed run from its failure",
-    arguments=_resume_arguments, permissions=[RUN], operations=True,
+    arguments=_resume_arguments, permissions=[RUN], on_instance=True,
 )  # fmt: skip
 def resume(call: Call) -> int:
     """Re-execute a failed (or killed) run from its failure, keeping its partition."""
@@ -117,7 +121,7 @@ def resume(call: Call) -> int:
 
     run_id = call.args.run_id
     try:
-        outcome = resume_run(call.operations.instance, run_id)
+        outcome = resume_run(call.instance, run_id)
     except ResumeRefused as exc:
         print(f"cannot resume {run_id}: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -130,13 +134,15 @@ def _status_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON array, an object per revision")
 
 
-@verb("status", "where each revision stands", arguments=_status_arguments, operations=True)
+@verb("status", "where each revision stands", arguments=_status_arguments, on_instance=True)
 def status_verb(call: Call) -> int:
-    return status(call.operations, call.args.contract_id, call.args.json)
+    return status(call, call.args.contract_id, call.args.json)
 
 
-def status(operations: ContractOperations, contract_id: str | None, as_json: bool) -> int:
-    statuses = operations.statuses(contract_id)
+def status(call: Call, contract_id: str | None, as_json: bool) -> int:
+    from contract_assets.pipeline.defs.revision_state import RevisionState
+
+    statuses = RevisionState(call.workspace, call.instance).statuses(contract_id)
     if as_json:
         presentation.statuses_json(statuses)
         return 0
@@ -144,5 +150,5 @@ def status(operations: ContractOperations, contract_id: str | None, as_json: boo
         print("no revisions registered" + (f" for {contract_id}" if contract_id else ""))
         return 0
     presentation.statuses_table(statuses)
-    print(f"\n{operations.workspace.protection.describe()}")
+    print(f"\n{call.workspace.protection.describe()}")
     return 0

@@ -34,11 +34,11 @@ def _init_signing_arguments(parser: argparse.ArgumentParser) -> None:
 @verb(
     "init-signing",
     "set up the organisation's seal: a self-signed trial certificate, or your PKCS#12",
-    arguments=_init_signing_arguments, permissions=[ADMINISTER], operations=True,
+    arguments=_init_signing_arguments, permissions=[ADMINISTER], on_instance=True,
 )  # fmt: skip
 def init_signing(call: Call) -> int:
-    code = _set_up_seal(call.operations.workspace, call.args)
-    call.operations.audit_configuration()
+    code = _set_up_seal(call.workspace, call.args)
+    call.guard.audit_configuration()
     return code
 
 

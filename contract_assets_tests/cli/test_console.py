@@ -46,7 +46,7 @@ def test_each_verb_declares_the_permissions_the_access_policy_checks():
 
     assert declared == REQUIRED
     # A verb that needs a permission is checked on the operations (where refusals are audited).
-    assert all(verbs[name].operations for name in REQUIRED)
+    assert all(verbs[name].on_instance for name in REQUIRED)
 
 
 def test_help_lists_every_verb_once_in_its_order():

@@ -1,4 +1,4 @@
-"""Hostile request files through every way in: `contract-assets submit`, `ContractOperations.submit`
+"""Hostile request files through every way in: `contract-assets submit`, `RevisionIntake.submit`
 and the inbox sensor (issue 5, item 5).
 
 A YAML alias bomb, a 50 MiB file, a `../` id and a `!!python/object` tag are each refused with
@@ -141,7 +141,9 @@ _MEASURE = textwrap.dedent(
     """
     import json, resource, sys, tracemalloc
     from pathlib import Path
-    from contract_assets.cli import open_operations
+    from contract_assets.cli import open_instance
+    from contract_assets_tests.services import Operations
+    from contract_assets.platform.defs.resources import Workspace
     from contract_assets.platform.home import ContractHome
     from contract_assets.intake.requests import InvalidRequest
 
@@ -150,7 +152,9 @@ _MEASURE = textwrap.dedent(
             if line.startswith("rchar:"):
                 return int(line.split()[1])
 
-    with open_operations(ContractHome(Path(sys.argv[1]))) as ops:
+    home = ContractHome(Path(sys.argv[1]))
+    with open_instance(home) as instance:
+        ops = Operations(Workspace(home), instance)
         ops.statuses()  # warm up: imports, fonts, the instance's first queries
         figures = {}
         for name in sys.argv[2:]:

@@ -7,7 +7,7 @@ text appears intact in the HTML, PDF and DOCX.
 
 Invalid requests: a sample with one mutation (a wrong type, an unknown field, a missing
 required field, a bad id). Each is refused naming the mutated field's path, and through
-`ContractOperations.submit` it leaves nothing behind.
+`RevisionIntake.submit` it leaves nothing behind.
 
 Bounded (tens of examples, no deadline: PDF rendering time varies on a shared machine) so
 the module runs in well under a minute.

@@ -25,7 +25,6 @@ from dagster._daemon.monitoring.run_monitoring import monitor_started_run
 
 from contract_assets.cli.revisions import QUIET_RUN
 from contract_assets.platform.defs.console_runs import LOCATION_NAME, PID_TAG, console_runs
-from contract_assets.platform.home import ContractHome
 from contract_assets.pipeline.defs.asset_graph import PIPELINE_STEPS
 from contract_assets.register.defs.sensors import register_sensor
 from contract_assets_tests.harness import (

@@ -3,37 +3,20 @@ refused in the decision log and the audit trail."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 
-from dagster import DagsterInstance
 
 from contract_assets.approvals.approvals import SignedDecision, record_decision
-from contract_assets.audit.trail import current_actor
 from contract_assets.intake.revisions import parse_partition_key
-from contract_assets.pipeline.defs.change_guard import ChangeGuard
+from contract_assets.pipeline.defs.change_guard import ActingService
 from contract_assets.pipeline.defs.revision_stage import record_stages
-from contract_assets.pipeline.defs.revision_state import RevisionState
 from contract_assets.pipeline.stages import Stage
-from contract_assets.platform.defs.resources import Workspace
 from contract_assets.platform.files import sha256_bytes
 
 
 @dataclass
-class DecisionRecorder:
+class DecisionRecorder(ActingService):
     """Records signed decisions; who refused one is `actor` (who runs this)."""
-
-    workspace: Workspace
-    instance: DagsterInstance
-    actor: str = field(default_factory=current_actor)
-
-    @cached_property
-    def guard(self) -> ChangeGuard:
-        return ChangeGuard(self.workspace, self.instance, self.actor)
-
-    @cached_property
-    def state(self) -> RevisionState:
-        return RevisionState(self.workspace, self.instance)
 
     def record(self, signed: SignedDecision) -> tuple[bool, str | None, str | None]:
         """Verify a signed decision against its revision and record it, accepted or refused,

@@ -7,14 +7,11 @@ then the rejection or the new revision.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dagster import DagsterInstance
 
-from contract_assets.audit.trail import current_actor
 from contract_assets.documents.packaging import unrenderable_text
 from contract_assets.intake.requests import (
     FieldError,
@@ -23,12 +20,10 @@ from contract_assets.intake.requests import (
     read_request_bytes,
 )
 from contract_assets.intake.revisions import TypeChanged
-from contract_assets.pipeline.defs.change_guard import ChangeGuard
+from contract_assets.pipeline.defs.change_guard import ActingService
 from contract_assets.pipeline.defs.partitions import REVISIONS
 from contract_assets.pipeline.defs.revision_stage import record_stages
-from contract_assets.pipeline.defs.revision_state import RevisionState
 from contract_assets.pipeline.stages import Stage
-from contract_assets.platform.defs.resources import Workspace
 from contract_assets.platform.files import sha256_bytes
 from contract_assets.platform.models import Revision
 
@@ -52,20 +47,8 @@ class SubmitResult:
 
 
 @dataclass
-class RevisionIntake:
+class RevisionIntake(ActingService):
     """Submits and registers request files for one actor."""
-
-    workspace: Workspace
-    instance: DagsterInstance
-    actor: str = field(default_factory=current_actor)
-
-    @cached_property
-    def guard(self) -> ChangeGuard:
-        return ChangeGuard(self.workspace, self.instance, self.actor)
-
-    @cached_property
-    def state(self) -> RevisionState:
-        return RevisionState(self.workspace, self.instance)
 
     def submit(self, path: Path) -> SubmitResult:
         """Validate one request file and register it as a revision (or find its twin), with

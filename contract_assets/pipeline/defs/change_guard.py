@@ -1,11 +1,16 @@
 """What every service that changes something does first: check that the actor may, and log
-the configuration in force. Refusals and configuration changes go to the audit trail."""
+the configuration in force. Refusals and configuration changes go to the audit trail.
+
+`ActingService` is what those services share: one actor on one instance, with its guard and
+its read-only view of where the revisions stand."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dagster import DagsterInstance
 
@@ -14,6 +19,9 @@ from contract_assets.audit.trail import AuditTrail, current_actor
 from contract_assets.platform.access import AccessDenied, Permission
 from contract_assets.platform.defs.resources import Workspace
 from contract_assets.platform.files import canonical_json, sha256_bytes, sha256_file
+
+if TYPE_CHECKING:
+    from contract_assets.pipeline.defs.revision_state import RevisionState
 
 
 @dataclass
@@ -68,6 +76,25 @@ class ChangeGuard:
             actor=self.actor,
             details=hashes,
         )
+
+
+@dataclass
+class ActingService:
+    """A service acting for `actor` (default: who runs this) on one instance."""
+
+    workspace: Workspace
+    instance: DagsterInstance
+    actor: str = field(default_factory=current_actor)
+
+    @cached_property
+    def guard(self) -> ChangeGuard:
+        return ChangeGuard(self.workspace, self.instance, self.actor)
+
+    @cached_property
+    def state(self) -> RevisionState:
+        from contract_assets.pipeline.defs.revision_state import RevisionState
+
+        return RevisionState(self.workspace, self.instance)
 
 
 def _file_hash(path: Path) -> str | None:

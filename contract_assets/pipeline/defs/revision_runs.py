@@ -4,41 +4,25 @@ through the caller's `execute` (a console run), with its stage recorded after ea
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
-from dagster import DagsterInstance
 
-from contract_assets.audit.trail import current_actor
 from contract_assets.intake.defs.revision_intake import RevisionIntake
-from contract_assets.pipeline.defs.change_guard import ChangeGuard
+from contract_assets.pipeline.defs.change_guard import ActingService
 from contract_assets.pipeline.defs.revision_stage import record_stage
-from contract_assets.pipeline.defs.revision_state import RevisionState
 from contract_assets.pipeline.defs.revision_status import RevisionStatus
 from contract_assets.pipeline.defs.run_planning import RunPlanner
 from contract_assets.pipeline.stages import Stage
-from contract_assets.platform.defs.resources import Workspace
 
 
 @dataclass
-class RevisionRunner:
+class RevisionRunner(ActingService):
     """Runs the revisions with work to do on one instance, for one actor."""
-
-    workspace: Workspace
-    instance: DagsterInstance
-    actor: str = field(default_factory=current_actor)
-
-    @cached_property
-    def guard(self) -> ChangeGuard:
-        return ChangeGuard(self.workspace, self.instance, self.actor)
 
     @cached_property
     def intake(self) -> RevisionIntake:
         return RevisionIntake(self.workspace, self.instance, self.actor)
-
-    @cached_property
-    def state(self) -> RevisionState:
-        return RevisionState(self.workspace, self.instance)
 
     @cached_property
     def planner(self) -> RunPlanner:

@@ -1,12 +1,4 @@
-"""TEMPORARY compatibility shim, removed when the console package lands (issue 10).
-
-`ContractOperations` used to do seven jobs; they now live in one service each:
-revision_state.RevisionState (read-only), revision_intake.RevisionIntake,
-decision_recording.DecisionRecorder, run_planning.RunPlanner, revision_runs.RevisionRunner,
-and change_guard.ChangeGuard (authorise, audit the configuration). Only the console (cli.py)
-and the test harness that opens it still reach them through this object; it delegates and
-holds no logic. New code uses the services.
-"""
+"""The tests' handle on a home: the product's services under the short names the tests use."""
 
 from __future__ import annotations
 
@@ -34,15 +26,14 @@ from contract_assets.platform.access import Permission
 from contract_assets.platform.defs.resources import Workspace
 from contract_assets.platform.models import Revision
 
-__all__ = ["PIPELINE", "ContractOperations", "RevisionStatus", "SubmitResult", "WorkItem"]
-
-# The derived step order (asset_graph.PIPELINE_STEPS) under its old name, for the harness.
+# The step order the asset graph gives, as the tests name it.
 PIPELINE = list(PIPELINE_STEPS)
 
 
 @dataclass
-class ContractOperations:
-    """The services on one instance for one actor, behind the old names (delegation only)."""
+class Operations:
+    """The tests' handle on one home: the product's services on its instance for one actor,
+    under short names (delegation only: the product code uses the services themselves)."""
 
     workspace: Workspace
     instance: DagsterInstance
