@@ -6,7 +6,10 @@ from dagster import Definitions
 from contract_assets.approvals.defs import definitions as approvals
 from contract_assets.audit.defs import definitions as audit
 from contract_assets.documents.defs import definitions as documents
-from contract_assets.documents.defs.checks import manifest_matches_files, package_verifies
+from contract_assets.documents.defs.checks import (
+    manifest_matches_files,
+    package_verifies,
+)
 from contract_assets.drafting.defs import definitions as drafting
 from contract_assets.drafting.defs.checks import mandatory_clauses_present
 from contract_assets.intake.defs import definitions as intake
@@ -29,7 +32,8 @@ REVISION_ASSETS = sorted(
 CHECKS = [deliverables_add_up, mandatory_clauses_present, manifest_matches_files, package_verifies]
 
 
-def build_definitions(home: ContractHome) -> Definitions:
+def build_definitions(home: ContractHome, **replaced: object) -> Definitions:
+    """The definitions of one home; a test replaces a resource by its key (`clock=...`)."""
     versions = CodeVersions(Workspace(home))
     return Definitions.merge(
         intake.definitions(versions),
@@ -39,7 +43,7 @@ def build_definitions(home: ContractHome) -> Definitions:
         register.definitions(versions),
         audit.definitions(),
         pipeline.definitions(),
-        platform.definitions(home),
+        platform.definitions(home, **replaced),
     )
 
 

@@ -17,7 +17,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,8 @@ from contract_assets.approvals.approvals import (
 )
 from contract_assets.cli import open_instance
 from contract_assets.platform.defs.database import create_database, drop_database
-from contract_assets.platform.defs.resources import Workspace
+from contract_assets.platform.defs.clock import Clock
+from contract_assets.platform.defs.resources import Settings, Workspace
 from contract_assets.platform.home import DATABASE_ENV, ContractHome
 from contract_assets_tests.services import PIPELINE, Operations
 
@@ -90,9 +91,11 @@ def contract_home(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Contr
 
 
 @contextmanager
-def operations_for(home: ContractHome) -> Iterator[Operations]:
+def operations_for(home: ContractHome, settings: Settings = Settings()) -> Iterator[Operations]:
+    """The tests' handle on `home`, its workspace configured by `settings` (the defaults: as
+    a deployment with nothing configured)."""
     with open_instance(home) as instance:
-        yield Operations(Workspace(home), instance)
+        yield Operations(Workspace(home, settings), instance)
 
 
 def files_under(path: Path) -> set[str]:
@@ -397,3 +400,12 @@ def graphql(
         payload = json.loads(response.read())
     assert not payload.get("errors"), payload["errors"]
     return payload["data"]
+
+
+class ClockAhead(Clock):
+    """The clock resource set `hours` ahead of the system's: a later day, for a test."""
+
+    hours: float = 0
+
+    def now(self) -> datetime:
+        return super().now() + timedelta(hours=self.hours)

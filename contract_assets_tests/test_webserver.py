@@ -24,6 +24,7 @@ from contract_assets.platform.notify import AlertLedger, Notifier, NotifierConfi
 from contract_assets.platform.storage import StorageLayout
 from contract_assets_tests.harness import (
     IN_FLIGHT,
+    ClockAhead,
     SAMPLE_FILES,
     approve,
     assert_materialized_once,
@@ -310,11 +311,9 @@ def test_the_ui_never_shows_the_webhook_url_smtp_password_or_seal_passphrase(tmp
     GraphQL answers the UI reads: the resources' configuration, each job's default run config,
     and the run config and logs of a sealed pipeline run and of a run whose alert delivery
     failed (its warning names the channels that failed)."""
-    from contract_assets.approvals.defs import sla
     from contract_assets.definitions import build_definitions
     from contract_assets_tests.harness import cli
     from contract_assets_tests.pipeline.test_pipeline import run_revision
-    from contract_assets_tests.approvals.test_schedules import _Later
 
     token = uuid.uuid4().hex
     secrets = {
@@ -338,9 +337,9 @@ def test_the_ui_never_shows_the_webhook_url_smtp_password_or_seal_passphrase(tmp
             sealed_run = run_revision(home, ops.instance, sealed)
             assert ops.status_of(ops.workspace.registry.get(sealed)).sealed_pdf
             run_revision(home, ops.instance, pending)
-            monkeypatch.setattr(sla, "datetime", _Later)
-            _Later.hours = 49  # past the approval SLA: an escalation, whose delivery fails
-            sla_run = build_definitions(home).resolve_job_def("approval_sla_job").execute_in_process(
+            # 49 hours on: past the approval SLA, an escalation, whose delivery fails
+            later = build_definitions(home, clock=ClockAhead(hours=49))
+            sla_run = later.resolve_job_def("approval_sla_job").execute_in_process(
                 instance=ops.instance
             )
         with running_webserver(home, tmp_path, free_port()) as port:

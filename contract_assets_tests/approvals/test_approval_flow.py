@@ -429,7 +429,7 @@ def test_refused_decision_fails_the_run_with_the_reason_and_no_traceback(
         dagster_event=run_failure,
         dagster_instance=ops.instance,
         dagster_run=ops.instance.get_run_by_id(result.run_id),
-        resources={name: build_definitions(home).resources[name] for name in ("notifier", "contracts")},
+        resources={name: build_definitions(home).resources[name] for name in ("notifier", "contracts", "clock")},
     ).for_run_failure()
     failure_alert_sensor(context)
     (alert,) = [a for a in Notifier(NotifierConfig.for_home(home)).logged() if a.kind == "run_failure"]

@@ -10,7 +10,6 @@ import pytest
 from dagster import AssetKey, DagsterEventType, build_run_status_sensor_context, serialize_value
 from ruamel.yaml import YAML
 
-from contract_assets.approvals.defs import sla
 from contract_assets.pipeline.defs.alerts import failure_alert_sensor
 from contract_assets.drafting.defs import assets as draft_module  # where drafts are assembled
 from contract_assets.approvals.approvals import Approver, DecisionPayload, sign_decision
@@ -24,7 +23,7 @@ from contract_assets.register.register_report import RegisterReport
 from contract_assets.pipeline.defs.revision_stage import latest_stage
 from contract_assets.approvals.defs.sla import approval_request_sensor
 from contract_assets_tests.platform.test_notify import smtp_sink, webhook  # noqa: F401 (fixtures)
-from contract_assets_tests.harness import BACKEND, SAMPLES, record_approval
+from contract_assets_tests.harness import BACKEND, SAMPLES, ClockAhead, record_approval
 from contract_assets_tests.pipeline.test_pipeline import run_revision
 from contract_assets_tests.intake.test_sensors import tick
 
@@ -35,38 +34,23 @@ def alerts(home) -> list[dict]:
     return [alert.model_dump(mode="json") for alert in logged]
 
 
-def run_job(home, ops, name: str):
-    return build_definitions(home).resolve_job_def(name).execute_in_process(instance=ops.instance)
-
-
-class _Later(datetime):
-    """`datetime` whose now() is some hours ahead, to age pending approvals in tests."""
-
-    hours = 0
-
-    @classmethod
-    def now(cls, tz=None):
-        return datetime.now(tz) + timedelta(hours=cls.hours)
+def run_job(home, ops, name: str, **replaced):
+    return build_definitions(home, **replaced).resolve_job_def(name).execute_in_process(instance=ops.instance)
 
 
 def test_approval_sla_escalates_once_then_expires_after_seven_days(home, ops, monkeypatch):
     key = ops.submit(SAMPLES / "04-one-way-nda-long.yaml").revision.partition_key
     run_revision(home, ops.instance, key)
-    monkeypatch.setattr(sla, "datetime", _Later)
-
-    _Later.hours = 47
-    assert run_job(home, ops, "approval_sla_job").success
+    assert run_job(home, ops, "approval_sla_job", clock=ClockAhead(hours=47)).success
     assert alerts(home) == []
 
-    _Later.hours = 49
-    run_job(home, ops, "approval_sla_job")
-    run_job(home, ops, "approval_sla_job")
+    run_job(home, ops, "approval_sla_job", clock=ClockAhead(hours=49))
+    run_job(home, ops, "approval_sla_job", clock=ClockAhead(hours=49))
     assert [a["kind"] for a in alerts(home)] == ["sla_escalation"]
     assert alerts(home)[0]["partition_key"] == key
     assert ops.statuses()[0].stage.value == "awaiting_approval"
 
-    _Later.hours = 24 * 7 + 1
-    run_job(home, ops, "approval_sla_job")
+    run_job(home, ops, "approval_sla_job", clock=ClockAhead(hours=24 * 7 + 1))
     assert [a["kind"] for a in alerts(home)] == ["sla_escalation", "expired"]
     assert ops.statuses()[0].stage.value == "expired"
     # The UI's stage view hears of it too, not only `status`.
@@ -126,7 +110,7 @@ def test_failure_sensor_sends_one_alert_naming_the_revision(home, ops, monkeypat
         dagster_instance=ops.instance,
         dagster_run=run,
         resources={
-            name: build_definitions(home).resources[name] for name in ("notifier", "contracts")
+            name: build_definitions(home).resources[name] for name in ("notifier", "contracts", "clock")
         },
     ).for_run_failure()
 

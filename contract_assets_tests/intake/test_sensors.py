@@ -37,9 +37,10 @@ BAD = INVALID / "bad-email-and-type-mismatch.yaml"
 # --- driving the sensors ---------------------------------------------------------------
 
 
-def tick(sensor, home, instance, cursor=None):
-    """Evaluate one tick of `sensor` and apply its partition requests, as the daemon does."""
-    context = build_context(home, instance, cursor)
+def tick(sensor, home, instance, cursor=None, **replaced):
+    """Evaluate one tick of `sensor` and apply its partition requests, as the daemon does
+    (with resources replaced by key: `clock=ClockAhead(hours=48)`)."""
+    context = build_context(home, instance, cursor, **replaced)
     result = sensor.evaluate_tick(context)
     apply_partition_requests(result, instance)
     return result
@@ -56,15 +57,15 @@ def apply_partition_requests(result, instance) -> None:
             instance.add_dynamic_partitions(name, missing)
 
 
-def build_context(home, instance, cursor):
+def build_context(home, instance, cursor, **replaced):
     return build_sensor_context(
         instance=instance,
         # The daemon passes the instance's ref too; with it, run requests for dynamic
         # partitions are resolved against the instance and this tick's partition requests.
         instance_ref=instance.get_ref(),
         cursor=cursor,
-        resources=resources_for(home),
-        definitions=build_definitions(home),
+        resources=resources_for(home, **replaced),
+        definitions=build_definitions(home, **replaced),
     )
 
 

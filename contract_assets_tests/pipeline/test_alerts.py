@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from dagster import DagsterInstance, build_sensor_context
@@ -23,7 +23,7 @@ from contract_assets.definitions import build_definitions, resources_for
 from contract_assets.pipeline.defs.alerts import failure_alert_sensor
 from contract_assets.intake.defs.sensors import inbox_sensor
 from contract_assets_tests.platform.test_notify import smtp_sink  # noqa: F401 (a fixture)
-from contract_assets_tests.harness import INVALID, SAMPLES
+from contract_assets_tests.harness import INVALID, SAMPLES, ClockAhead
 from contract_assets_tests.pipeline.test_pipeline import run_revision
 from contract_assets_tests.approvals.test_schedules import alerts
 from contract_assets_tests.intake.test_sensors import tick
@@ -38,9 +38,9 @@ def of_kind(home, kind: str) -> list[dict]:
     return [alert for alert in alerts(home) if alert["kind"] == kind]
 
 
-def later(monkeypatch, **delta) -> None:
-    """The alert sensors' clock, moved ahead by `delta` (timedelta arguments)."""
-    monkeypatch.setattr(alerts_module, "_now", lambda: datetime.now(UTC) + timedelta(**delta))
+def later(**delta) -> ClockAhead:
+    """The clock resource moved ahead by `delta` (timedelta arguments), for the alert sensors."""
+    return ClockAhead(hours=timedelta(**delta).total_seconds() / 3600)
 
 
 # --- a file quarantined ------------------------------------------------------------------
@@ -128,8 +128,8 @@ def test_an_idle_inbox_is_not_listed_again(home, ops, monkeypatch):
         raise AssertionError("the unchanged inbox was listed again")
 
     monkeypatch.setattr(alerts_module, "backlog", listing)
-    later(monkeypatch, minutes=6)  # the file is now 11 minutes old
-    tick(inbox_alert_sensor, home, ops.instance, result.cursor)
+    clock = later(minutes=6)  # the file is now 11 minutes old
+    tick(inbox_alert_sensor, home, ops.instance, result.cursor, clock=clock)
 
     (alert,) = of_kind(home, "inbox_not_drained")
     assert "stuck.yaml" in alert["body"]
@@ -145,13 +145,13 @@ def test_a_revision_blocked_longer_than_the_configured_days_is_alerted_once(home
     run_revision(home, ops.instance, key, ["contract_request"])
     assert ops.status_of(ops.workspace.registry.get(key)).stage.value == "blocked"
 
-    later(monkeypatch, days=2)
-    tick(stuck_revision_sensor, home, ops.instance)
+    clock = later(days=2)
+    tick(stuck_revision_sensor, home, ops.instance, clock=clock)
     assert of_kind(home, "revision_stuck") == []
 
-    later(monkeypatch, days=4)
-    tick(stuck_revision_sensor, home, ops.instance)
-    tick(stuck_revision_sensor, home, ops.instance)
+    clock = later(days=4)
+    tick(stuck_revision_sensor, home, ops.instance, clock=clock)
+    tick(stuck_revision_sensor, home, ops.instance, clock=clock)
     (alert,) = of_kind(home, "revision_stuck")
     assert alert["partition_key"] == key and alert["subject"] == f"Blocked for 4 days: {key}"
     assert "parent msa 'blue-fjord-msa' has no approved revision" in alert["body"]
@@ -164,23 +164,23 @@ def test_a_revision_ready_for_signature_too_long_is_alerted_again_only_when_it_e
     run_revision(home, ops.instance, key)
     assert ops.status_of(ops.workspace.registry.get(key)).stage.value == "ready_for_signature"
 
-    later(monkeypatch, days=13)  # the default limit is 14 days
-    tick(stuck_revision_sensor, home, ops.instance)
+    clock = later(days=13)  # the default limit is 14 days
+    tick(stuck_revision_sensor, home, ops.instance, clock=clock)
     assert of_kind(home, "revision_stuck") == []
-    later(monkeypatch, days=15)
-    tick(stuck_revision_sensor, home, ops.instance)
-    tick(stuck_revision_sensor, home, ops.instance)
+    clock = later(days=15)
+    tick(stuck_revision_sensor, home, ops.instance, clock=clock)
+    tick(stuck_revision_sensor, home, ops.instance, clock=clock)
     assert [a["subject"] for a in of_kind(home, "revision_stuck")] == [
         f"Awaiting signature for 15 days: {key}"
     ]
 
     run_revision(home, ops.instance, key, ["signature_package"])  # a new package: a new stay
-    later(monkeypatch, days=13)
-    tick(stuck_revision_sensor, home, ops.instance)
+    clock = later(days=13)
+    tick(stuck_revision_sensor, home, ops.instance, clock=clock)
     assert len(of_kind(home, "revision_stuck")) == 1
-    later(monkeypatch, days=15)
-    tick(stuck_revision_sensor, home, ops.instance)
-    tick(stuck_revision_sensor, home, ops.instance)
+    clock = later(days=15)
+    tick(stuck_revision_sensor, home, ops.instance, clock=clock)
+    tick(stuck_revision_sensor, home, ops.instance, clock=clock)
     first, second = of_kind(home, "revision_stuck")
     assert second["subject"] == first["subject"] and second["alert_id"] != first["alert_id"]
 

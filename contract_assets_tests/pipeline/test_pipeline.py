@@ -203,6 +203,7 @@ def test_changing_one_clause_marks_only_the_drafts_that_use_it_out_of_date(home,
     import shutil
 
     from contract_assets.platform.defs import resources
+    from contract_assets.platform.defs.resources import Settings
 
     nda = ops.submit(SAMPLES / "01-mutual-nda.yaml").revision.partition_key
     ops.submit(SAMPLES / "02-msa-high-value.yaml")
@@ -215,8 +216,7 @@ def test_changing_one_clause_marks_only_the_drafts_that_use_it_out_of_date(home,
     shutil.copytree(resources.SHIPPED_LIBRARY, library)
     clause = library / "clauses" / "msa-liability-cap.md"
     clause.write_text(clause.read_text().replace("tort (including negligence)", "tort (negligence included)"))
-    monkeypatch.setattr(resources, "SHIPPED_LIBRARY", library)
-    with operations_for(home) as fresh:
+    with operations_for(home, Settings(library_dir=library)) as fresh:
         flags = {s.revision.partition_key: s.as_json() for s in fresh.statuses()}
 
     assert flags[msa]["out_of_date"] is True

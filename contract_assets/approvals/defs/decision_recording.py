@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 from contract_assets.approvals.approvals import SignedDecision, record_decision
 from contract_assets.intake.revisions import parse_partition_key
 from contract_assets.pipeline.defs.change_guard import ActingService

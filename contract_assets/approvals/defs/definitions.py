@@ -6,7 +6,11 @@ from dagster import Definitions
 from contract_assets.approvals.defs.approval_job import record_approval
 from contract_assets.approvals.defs.risk import risk_assessment
 from contract_assets.approvals.defs.routing import approval_record, approval_routing
-from contract_assets.approvals.defs.sla import approval_request_sensor, approval_sla, approval_sla_job
+from contract_assets.approvals.defs.sla import (
+    approval_request_sensor,
+    approval_sla,
+    approval_sla_job,
+)
 from contract_assets.platform.defs.versioning import CodeVersions
 
 

@@ -2,7 +2,6 @@
 requests and failed runs."""
 
 import json
-from datetime import UTC, datetime
 
 from dagster import (
     DefaultScheduleStatus,
@@ -25,6 +24,7 @@ from contract_assets.approvals.reminders import (
 from contract_assets.intake.revisions import parse_partition_key
 from contract_assets.pipeline.defs.revision_stage import record_stages
 from contract_assets.pipeline.defs.revision_state import RevisionState
+from contract_assets.platform.defs.clock import Clock
 from contract_assets.platform.defs.notifier import AlertNotifier
 from contract_assets.platform.defs.resources import ContractWorkspace
 
@@ -36,7 +36,7 @@ def _send(context: OpExecutionContext | SensorEvaluationContext, notifier: Alert
 
 @op
 def enforce_approval_sla(
-    context: OpExecutionContext, contracts: ContractWorkspace, notifier: AlertNotifier
+    context: OpExecutionContext, contracts: ContractWorkspace, notifier: AlertNotifier, clock: Clock
 ) -> None:
     """Escalate revisions pending past the SLA (once each); expire those pending 7 days."""
     workspace = contracts.workspace()
@@ -50,7 +50,7 @@ def enforce_approval_sla(
         )
         for status, since in state.awaiting_approval()
     ]
-    now = datetime.now(UTC)
+    now = clock.now()
     alerts, expired = sla_alerts(pending, now)
     for key in expired:
         workspace.decisions.expire(key, now)
@@ -81,7 +81,7 @@ approval_sla = ScheduleDefinition(
     "outcome (approved, rejected, changes requested, ready for signature).",
 )
 def approval_request_sensor(
-    context: SensorEvaluationContext, contracts: ContractWorkspace, notifier: AlertNotifier
+    context: SensorEvaluationContext, contracts: ContractWorkspace, notifier: AlertNotifier, clock: Clock
 ) -> SkipReason:
     """Approval requests to the people who may decide now (an approver added later is asked
     on the next tick), and outcome notices to the requester (never to the shared channels).
@@ -93,7 +93,7 @@ def approval_request_sensor(
     state = RevisionState(contracts.workspace(), context.instance)
     ledger = notifier.ledger()
     already = ledger.sent_ids()
-    now = datetime.now(UTC)
+    now = clock.now()
     notices = requester_notices(state.requester_outcomes(already), now)
     if context.cursor is None:
         ledger.skip(notice.alert_id for notice in notices if notice.alert_id not in already)

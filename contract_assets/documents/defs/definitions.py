@@ -3,8 +3,15 @@ library), the sealed signature package and its checks, the executed copy, its jo
 
 from dagster import Definitions
 
-from contract_assets.documents.defs.assets import contract_documents, review_copy, signature_package
-from contract_assets.documents.defs.checks import manifest_matches_files, package_verifies
+from contract_assets.documents.defs.assets import (
+    contract_documents,
+    review_copy,
+    signature_package,
+)
+from contract_assets.documents.defs.checks import (
+    manifest_matches_files,
+    package_verifies,
+)
 from contract_assets.documents.defs.executed import executed_copy
 from contract_assets.documents.defs.jobs import executed_copy_job
 from contract_assets.documents.defs.redline import contract_redline

@@ -11,9 +11,9 @@ from dagster import (
     sensor,
 )
 
+from contract_assets.documents.defs.jobs import executed_copy_job
 from contract_assets.intake.inbox import archive, quarantine
 from contract_assets.intake.requests import DOCUMENT, FieldError
-from contract_assets.documents.defs.jobs import executed_copy_job
 from contract_assets.pipeline.defs.revision_state import RevisionState
 from contract_assets.pipeline.stages import Stage
 from contract_assets.platform.defs.resources import ContractWorkspace

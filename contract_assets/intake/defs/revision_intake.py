@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 from contract_assets.documents.packaging import unrenderable_text
 from contract_assets.intake.requests import (
     FieldError,

@@ -37,6 +37,7 @@ from contract_assets.pipeline.defs.failures import run_failure_text
 from contract_assets.pipeline.defs.partitions import REVISIONS
 from contract_assets.pipeline.defs.revision_state import RevisionState
 from contract_assets.pipeline.stages import Stage
+from contract_assets.platform.defs.clock import Clock
 from contract_assets.platform.defs.notifier import AlertNotifier, AlertPolicy
 from contract_assets.platform.defs.resources import ContractWorkspace
 from contract_assets.platform.notify import AlertLedger
@@ -48,7 +49,6 @@ from contract_assets.platform.watch import (
     stuck_alert_id,
 )
 
-
 # A folder changed less than this long ago may change again within its timestamp's
 # resolution: its listing is not reused on the next tick.
 SETTLE_NS = 2_000_000_000
@@ -59,10 +59,6 @@ QUARANTINE_LOOKBACK = timedelta(days=1)
 
 
 REPORT_SUFFIX = ".error.json"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _folder_stamp(folder: Path) -> int | None:
@@ -86,7 +82,7 @@ def _settled(stamp: int | None) -> int | None:
     "(with the reasons from its report). Looks into quarantine/ only when it changed.",
 )
 def quarantine_alert_sensor(
-    context: SensorEvaluationContext, contracts: ContractWorkspace, notifier: AlertNotifier
+    context: SensorEvaluationContext, contracts: ContractWorkspace, notifier: AlertNotifier, clock: Clock
 ) -> SensorResult:
     """One alert per quarantine report written since the last tick.
 
@@ -98,7 +94,7 @@ def quarantine_alert_sensor(
     stamp = _folder_stamp(folder)
     if stamp is None or stamp == cursor.get("folder"):
         return SensorResult(skip_reason=SkipReason("nothing newly quarantined"), cursor=context.cursor)
-    now = _now()
+    now = clock.now()
     newest = cursor.get("newest", int((now - QUARANTINE_LOOKBACK).timestamp() * 1e9))
     reports = sorted(
         (entry.stat(follow_symlinks=False).st_mtime_ns, entry.name)
@@ -128,7 +124,7 @@ def quarantine_alert_sensor(
     "minutes: once until the inbox is drained again.",
 )
 def inbox_alert_sensor(
-    context: SensorEvaluationContext, contracts: ContractWorkspace, notifier: AlertNotifier
+    context: SensorEvaluationContext, contracts: ContractWorkspace, notifier: AlertNotifier, clock: Clock
 ) -> SensorResult:
     """One alert per episode of an undrained inbox (named by the oldest file when it began).
 
@@ -142,7 +138,7 @@ def inbox_alert_sensor(
         waiting = Backlog(**cursor["backlog"])
     else:
         waiting = backlog(inbox)
-    alert = inbox_alert(waiting, _now())
+    alert = inbox_alert(waiting, clock.now())
     episode, sent = cursor.get("episode"), 0
     if alert is None:
         episode = None
@@ -182,6 +178,7 @@ def stuck_revision_sensor(
     contracts: ContractWorkspace,
     notifier: AlertNotifier,
     alert_policy: AlertPolicy,
+    clock: Clock,
 ) -> SkipReason:
     """One alert per revision and stay in a watched stage, once it has lasted too long.
 
@@ -195,7 +192,7 @@ def stuck_revision_sensor(
     latest: dict[str, int] = {}
     for contract_id, number in _revision_numbers(instance.get_dynamic_partitions(REVISIONS)):
         latest[contract_id] = max(latest.get(contract_id, 0), number)
-    now, alerts = _now(), []
+    now, alerts = clock.now(), []
     for stage, entered_by, left_by in WATCHED:
         limit = alert_policy.limit_days(stage)
         keys = instance.get_materialized_partitions(entered_by) - (
@@ -251,7 +248,7 @@ ALERT_SENSORS = [quarantine_alert_sensor, inbox_alert_sensor, stuck_revision_sen
     minimum_interval_seconds=10,
 )
 def failure_alert_sensor(
-    context: RunFailureSensorContext, notifier: AlertNotifier, contracts: ContractWorkspace
+    context: RunFailureSensorContext, notifier: AlertNotifier, contracts: ContractWorkspace, clock: Clock
 ) -> None:
     """One alert and one audit entry per failed run, naming the revision and the error."""
     run = context.dagster_run
@@ -269,7 +266,7 @@ def failure_alert_sensor(
             run_id=run.run_id,
             job_name=run.job_name,
             error=error,
-            failed_at=datetime.now(UTC),
+            failed_at=clock.now(),
             contract_id=partition_key.rpartition(".r")[0] if partition_key else None,
             partition_key=partition_key,
         )

@@ -23,11 +23,11 @@ from contract_assets.documents.defs.assets import (
     signature_package,
 )
 from contract_assets.documents.defs.executed import executed_copy
+from contract_assets.documents.defs.jobs import executed_copy_job
 from contract_assets.documents.defs.redline import contract_redline
 from contract_assets.drafting.defs.assets import contract_draft
 from contract_assets.intake.defs.assets import contract_request
 from contract_assets.pipeline.defs.jobs import contract_pipeline
-from contract_assets.documents.defs.jobs import executed_copy_job
 from contract_assets.register.defs.assets import contract_register, register_report
 
 # Every asset computed by a run, in declaration order (the tie-break of the step order).

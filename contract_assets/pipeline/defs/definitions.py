@@ -6,7 +6,11 @@ from dagster import Definitions
 from contract_assets.pipeline.defs.alerts import ALERT_SENSORS, failure_alert_sensor
 from contract_assets.pipeline.defs.jobs import contract_pipeline
 from contract_assets.pipeline.defs.revision_stage import revision_stage_spec
-from contract_assets.pipeline.defs.sensors import progress_sensor, stage_after_failure, stage_after_success
+from contract_assets.pipeline.defs.sensors import (
+    progress_sensor,
+    stage_after_failure,
+    stage_after_success,
+)
 
 
 def definitions() -> Definitions:

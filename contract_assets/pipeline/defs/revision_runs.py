@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-
 from contract_assets.intake.defs.revision_intake import RevisionIntake
 from contract_assets.pipeline.defs.change_guard import ActingService
 from contract_assets.pipeline.defs.revision_stage import record_stage

@@ -17,9 +17,9 @@ from dagster import (
     sensor,
 )
 
+from contract_assets.documents.defs.jobs import executed_copy_job
 from contract_assets.intake.revisions import parse_partition_key
 from contract_assets.pipeline.defs.jobs import contract_pipeline
-from contract_assets.documents.defs.jobs import executed_copy_job
 from contract_assets.pipeline.defs.revision_stage import record_stages
 from contract_assets.pipeline.defs.revision_state import RevisionState
 from contract_assets.pipeline.defs.run_planning import RunPlanner

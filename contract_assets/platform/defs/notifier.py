@@ -82,7 +82,7 @@ WEBHOOK_URL_ENV = f"{ENV_PREFIX}WEBHOOK_URL"
 SMTP_PASSWORD_ENV = f"{ENV_PREFIX}SMTP_PASSWORD"
 
 
-def _secret(name: str) -> EnvVar | None:
+def secret(name: str) -> EnvVar | None:
     """The variable itself (not its value) when it is set: Dagster reads it when it sends."""
     return EnvVar(name) if os.environ.get(name) else None
 
@@ -92,14 +92,14 @@ def notifier_from_env(home: ContractHome) -> AlertNotifier:
     recipients = os.environ.get("CONTRACT_ASSETS_SMTP_RECIPIENTS", "")
     return AlertNotifier(
         home=str(home.root),
-        webhook_url=_secret(WEBHOOK_URL_ENV),
+        webhook_url=secret(WEBHOOK_URL_ENV),
         smtp_host=os.environ.get("CONTRACT_ASSETS_SMTP_HOST") or None,
         smtp_port=int(os.environ.get("CONTRACT_ASSETS_SMTP_PORT", "25")),
         smtp_sender=os.environ.get("CONTRACT_ASSETS_SMTP_SENDER") or None,
         smtp_recipients=[r.strip() for r in recipients.split(",") if r.strip()],
         smtp_starttls=os.environ.get("CONTRACT_ASSETS_SMTP_STARTTLS", "") == "1",
         smtp_username=os.environ.get("CONTRACT_ASSETS_SMTP_USERNAME") or None,
-        smtp_password=_secret(SMTP_PASSWORD_ENV),
+        smtp_password=secret(SMTP_PASSWORD_ENV),
     )
 
 

@@ -6,7 +6,11 @@ from dagster import Definitions
 from contract_assets.platform.defs.versioning import CodeVersions
 from contract_assets.register.defs.assets import contract_register, register_report
 from contract_assets.register.defs.jobs import register_job
-from contract_assets.register.defs.schedules import register_refresh, renewal_reminders, renewal_reminders_job
+from contract_assets.register.defs.schedules import (
+    register_refresh,
+    renewal_reminders,
+    renewal_reminders_job,
+)
 from contract_assets.register.defs.sensors import register_sensor
 
 

@@ -1,8 +1,6 @@
 """Periodic work: the register, renewal reminders and the approval SLA; and alerts: approval
 requests and failed runs."""
 
-from datetime import UTC, datetime
-
 import pandas as pd
 from dagster import (
     DefaultScheduleStatus,
@@ -16,10 +14,11 @@ from dagster import (
 from contract_assets.approvals.reminders import (
     renewal_alerts,
 )
-from contract_assets.register.defs.jobs import register_job
+from contract_assets.platform.defs.clock import Clock
 from contract_assets.platform.defs.notifier import AlertNotifier
 from contract_assets.platform.defs.resources import ContractWorkspace
 from contract_assets.register.defs.assets import contract_register
+from contract_assets.register.defs.jobs import register_job
 
 
 def _send(context: OpExecutionContext | SensorEvaluationContext, notifier: AlertNotifier, alerts) -> int:
@@ -29,7 +28,7 @@ def _send(context: OpExecutionContext | SensorEvaluationContext, notifier: Alert
 
 @op
 def send_renewal_reminders(
-    context: OpExecutionContext, contracts: ContractWorkspace, notifier: AlertNotifier
+    context: OpExecutionContext, contracts: ContractWorkspace, notifier: AlertNotifier, clock: Clock
 ) -> None:
     """One alert per contract whose renewal notice date comes within 30 days (not one a day)."""
     layout = contracts.workspace().layout
@@ -37,7 +36,7 @@ def send_renewal_reminders(
     if not path.exists():
         context.log.info("no register yet: nothing to remind")
         return
-    alerts = renewal_alerts(pd.read_parquet(path), datetime.now(UTC).date())
+    alerts = renewal_alerts(pd.read_parquet(path), clock.now().date())
     context.log.info(f"{_send(context, notifier, alerts)} renewal alert(s) sent of {len(alerts)} due")
 
 

@@ -13,10 +13,10 @@ from dagster import (
     sensor,
 )
 
-from contract_assets.pipeline.defs.jobs import contract_pipeline
 from contract_assets.documents.defs.jobs import executed_copy_job
-from contract_assets.register.defs.jobs import register_job
+from contract_assets.pipeline.defs.jobs import contract_pipeline
 from contract_assets.register.defs.assets import contract_register
+from contract_assets.register.defs.jobs import register_job
 
 
 @sensor(
