@@ -110,3 +110,13 @@ def test_each_rule_is_where_the_page_says(rule, file, symbol):
     path = ROOT / file
     assert path.is_file(), f"{rule}: {file} does not exist"
     assert symbol in _defined_names(path), f"{rule}: {symbol} is not defined in {file}"
+
+
+def test_a_module_over_400_lines_says_why_at_its_top():
+    long = []
+    for path in sorted(architecture.PACKAGE_DIR.rglob("*.py")):
+        text = path.read_text()
+        docstring = ast.get_docstring(ast.parse(text)) or ""
+        if text.count("\n") > 400 and "Longer than 400 lines on purpose" not in docstring:
+            long.append(str(path.relative_to(architecture.PACKAGE_DIR)))
+    assert long == [], "split these, or say at the top why they are long"

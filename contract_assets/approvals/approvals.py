@@ -7,6 +7,10 @@ counts only after `verify_decision` finds nothing wrong with it; `record_decisio
 and records under a lock, so the log of a revision only ever holds decisions that counted
 (`accepted/`) and refusals with their reasons (`refused/`). The approval state of a
 revision is a function of its routing and its accepted decisions, nothing else.
+
+Longer than 400 lines on purpose: a decision's whole life (who may sign, the signature,
+its verification, the log it lands in, what it makes of the revision) is one rule, read
+in one file.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""From a draft to the files people sign: rendered documents and the signature package."""
+"""From a draft to the files people sign: rendered documents and the signature package.
+
+Longer than 400 lines on purpose: building a package and verifying one are the two sides
+of the manifest's contract, kept together so they cannot drift apart.
+"""
 
 from __future__ import annotations
 

@@ -17,6 +17,9 @@ are Jinja2 in a sandbox: undefined variables are errors, output is not escaped (
 plain text that each renderer escapes for its format). Request data only ever enters as
 the values of variables, so nothing a requester writes is compiled as a template. The
 variables a body may use are documented in `contract_assets.drafting.assembly`.
+
+Longer than 400 lines on purpose: the library's format and every check of it (front
+matter, templates, annexes, the sandbox) are one contract with whoever edits the files.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 Errors name the request's own field path (`counterparty.signatory.email`,
 `custom_clauses.0.text`); a rule across fields names the field it constrains.
+
+Longer than 400 lines on purpose: every rule a request must meet is here, beside the one
+loader that reports them, so a lawyer asking "what is refused?" reads one file.
 """
 
 from __future__ import annotations

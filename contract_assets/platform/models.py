@@ -2,6 +2,9 @@
 
 Plain pydantic v2, no Dagster. Unknown fields are forbidden everywhere. Money is Decimal.
 Each stored model carries a SCHEMA_VERSION that the IO manager records next to the data.
+
+Longer than 400 lines on purpose: every stored shape is here, so what is on disk (and its
+schema versions) is read in one place.
 """
 
 from __future__ import annotations

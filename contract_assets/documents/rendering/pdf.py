@@ -1,4 +1,9 @@
-"""The contract as an A4 PDF with embedded fonts and "Page X of Y" on every page (reportlab)."""
+"""The contract as an A4 PDF with embedded fonts and "Page X of Y" on every page (reportlab).
+
+Longer than 400 lines on purpose: one renderer of one document model (styles, fonts per
+character, tables, headers and footers), read top to bottom; split, the page layout would
+be spread over files that only make sense together.
+"""
 
 from __future__ import annotations
 
