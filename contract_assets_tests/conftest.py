@@ -32,6 +32,14 @@ def home(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def home_without_instance(tmp_path, monkeypatch):
+    """A fresh contract home whose Dagster instance does not exist yet (the first program to
+    open it creates it), for tests of that first opening."""
+    with contract_home(tmp_path / "home", monkeypatch, new_instance=True) as home:
+        yield home
+
+
+@pytest.fixture
 def ops(home):
     """The operations of `home` on its Dagster instance."""
     with operations_for(home) as operations:

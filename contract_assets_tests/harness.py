@@ -60,16 +60,20 @@ TEST_SERVER = os.environ.get("CONTRACT_ASSETS_TEST_POSTGRES", "postgresql://post
 
 
 @contextmanager
-def backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def backend(monkeypatch: pytest.MonkeyPatch, new_instance: bool = False) -> Iterator[None]:
     """The storage backend the suite runs on ($CONTRACT_ASSETS_TEST_BACKEND): SQLite, or a
-    fresh PostgreSQL database for each home, dropped afterwards."""
+    fresh PostgreSQL database for each home, dropped afterwards (a copy of this process's
+    empty instance, unless `new_instance`)."""
     monkeypatch.delenv(DATABASE_ENV, raising=False)
     if BACKEND == "sqlite":
         yield
         return
     url = f"{TEST_SERVER}/ca_test_{uuid.uuid4().hex[:12]}"
     try:
-        create_database(url)
+        if new_instance:
+            create_database(url)
+        else:
+            _copy_database(_empty_instance_template(), url)
     except Exception as exc:  # the service is down: fail in CI, skip elsewhere
         message = f"PostgreSQL at {TEST_SERVER} is not reachable: {exc}"
         if os.environ.get("CI") == "true":
@@ -83,11 +87,72 @@ def backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @contextmanager
-def contract_home(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ContractHome]:
+def contract_home(root: Path, monkeypatch: pytest.MonkeyPatch, new_instance: bool = False) -> Iterator[ContractHome]:
+    """A contract home at `root` on the suite's backend. Its Dagster instance is a copy of
+    an empty one this test process made once (creating Dagster's schema costs 0.5-1.5 s a
+    home, over a thousand homes a run); `new_instance` leaves it to be created as a
+    deployment's first program creates it."""
     monkeypatch.setenv("CONTRACT_ASSETS_HOME", str(root))
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    with backend(monkeypatch):
-        yield ContractHome(root.resolve()).ensure()
+    with backend(monkeypatch, new_instance):
+        home = ContractHome(root.resolve()).ensure()
+        if BACKEND == "sqlite" and not new_instance:
+            shutil.copytree(_empty_instance_template() / "storage", home.dagster_home / "storage")
+        yield home
+
+
+# One empty Dagster instance per test process, copied into each test home: a folder of
+# SQLite files, or a PostgreSQL template database. Made on first use; removed at exit.
+_TEMPLATE: dict[str, Any] = {}
+
+
+def _empty_instance_template():
+    if BACKEND not in _TEMPLATE:
+        import atexit
+        import tempfile
+
+        root = Path(tempfile.mkdtemp(prefix="ca_empty_instance_"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        saved = {name: os.environ.pop(name, None) for name in (DATABASE_ENV, "DAGSTER_HOME")}
+        try:
+            if BACKEND == "sqlite":
+                home = ContractHome(root / "home").ensure()
+                with open_instance(home):
+                    pass
+                _TEMPLATE[BACKEND] = home.dagster_home
+            else:
+                url = f"{TEST_SERVER}/ca_template_{uuid.uuid4().hex[:12]}"
+                create_database(url)
+                atexit.register(drop_database, url)
+                os.environ[DATABASE_ENV] = url
+                with open_instance(ContractHome(root / "home").ensure()):
+                    pass
+                _TEMPLATE[BACKEND] = url
+        finally:
+            for name, value in saved.items():
+                os.environ.pop(name, None)
+                if value is not None:
+                    os.environ[name] = value
+    return _TEMPLATE[BACKEND]
+
+
+def _copy_database(template_url: str, url: str) -> None:
+    """CREATE DATABASE ... TEMPLATE: PostgreSQL copies the files, no schema is built."""
+    import psycopg2
+    from psycopg2 import sql
+
+    server, template = template_url.rsplit("/", 1)
+    connection = psycopg2.connect(f"{server}/postgres")
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(url.rsplit("/", 1)[1]), sql.Identifier(template)
+                )
+            )
+    finally:
+        connection.close()
 
 
 @contextmanager

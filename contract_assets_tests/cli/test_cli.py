@@ -237,9 +237,11 @@ with open_instance(home) as instance:
 
 
 @pytest.mark.programs
-def test_programs_opening_a_new_instance_at_once_leave_it_readable(home):
+def test_programs_opening_a_new_instance_at_once_leave_it_readable(home_without_instance):
     """A daemon, a webserver and their code servers starting together create the same new
     instance at once; unserialized, SQLite's schema gets two versions and none opens it."""
+    home = home_without_instance
+    assert not (home.dagster_home / "storage").exists()
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     env["CONTRACT_ASSETS_HOME"] = str(home.root)
     at = str(time.time() + 15)
