@@ -98,12 +98,12 @@ def decrypt(call: Call) -> int:
 def _print_decrypted(workspace: Workspace, path: Path) -> int:
     """Print a stored record or kept file in plaintext (the key must be configured); a
     revision key (`acme-robotics-nda.r1`) prints that registered revision."""
-    from contract_assets.intake.revisions import RevisionRegistry
+    from contract_assets.intake.revisions import RevisionRegistry, is_revision_key
     from contract_assets.platform.protection import ENCRYPTED_SUFFIX, DataProtection
     from contract_assets.platform.serialization import StoredTypeMismatch, open_envelope
 
     protection = DataProtection.from_env()
-    if not path.exists() and _is_revision_key(str(path)):
+    if not path.exists() and is_revision_key(str(path)):
         contract_id, _, number = str(path).rpartition(".")
         data = workspace.records.get(RevisionRegistry.KIND, contract_id, number)
         if data is None:
@@ -123,13 +123,3 @@ def _print_decrypted(workspace: Workspace, path: Path) -> int:
         plain = data
     sys.stdout.buffer.write(plain)
     return 0
-
-
-def _is_revision_key(text: str) -> bool:
-    from contract_assets.intake.revisions import parse_partition_key
-
-    try:
-        parse_partition_key(text)
-    except ValueError:
-        return False
-    return "/" not in text

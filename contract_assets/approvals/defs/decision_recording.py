@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contract_assets.approvals.approvals import SignedDecision, record_decision
-from contract_assets.intake.revisions import parse_partition_key
+from contract_assets.intake.revisions import is_revision_key, parse_partition_key
 from contract_assets.pipeline.defs.change_guard import ActingService
 from contract_assets.pipeline.defs.revision_stage import record_stages
 from contract_assets.pipeline.stages import Stage
@@ -48,7 +48,7 @@ class DecisionRecorder(ActingService):
                 "decision_refused",
                 key=f"refused:{signed.decision_id}:{sha256_bytes(str(reason).encode())[:16]}",
                 actor=self.actor,
-                revision=payload.partition_key if _safe_key(payload.partition_key) else None,
+                revision=payload.partition_key if is_revision_key(payload.partition_key) else None,
                 details={**details, "reason": reason},
             )
         if counted:
@@ -62,7 +62,7 @@ class DecisionRecorder(ActingService):
             revision = self.workspace.registry.get(key)
         except (KeyError, ValueError):
             reason = f"no revision {key} has been submitted"
-            if _safe_key(key):  # a key that cannot name a folder is refused unrecorded
+            if is_revision_key(key):  # a key that cannot name a folder is refused unrecorded
                 log.record(signed, reason)
             return False, reason, None
         status = self.state.status_of(revision)
@@ -79,12 +79,3 @@ class DecisionRecorder(ActingService):
             superseded=status.stage is Stage.SUPERSEDED,
         )
         return counted, reason, state.status
-
-
-def _safe_key(key: str) -> bool:
-    """Whether `key` is a revision key, so that it may name a folder."""
-    try:
-        parse_partition_key(key)
-    except ValueError:
-        return False
-    return True
