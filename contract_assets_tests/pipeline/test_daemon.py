@@ -191,8 +191,15 @@ def what_the_daemon_did(home, key: str, log_dir: Path) -> str:
         )
         lines.append(f"event log consumer cursors: {cursors}")
         lines.append(f"newest event id: {instance.event_log_storage.get_maximum_record_id()}")
-    log = (log_dir / "daemon.log").read_text(errors="replace")
-    lines.append("daemon.log (end):\n" + log[-8000:])
+        failures = instance.event_log_storage.get_logs_for_all_runs_by_log_id(
+            after_cursor=-1, dagster_event_type={DagsterEventType.RUN_FAILURE}
+        )
+        lines.append(f"run failure events (id: run): { {i: e.run_id for i, e in failures.items()} }")
+    # Both daemons append to one log; what decides a retry is in a few of its lines.
+    log = (log_dir / "daemon.log").read_text(errors="replace").splitlines()
+    deciding = ("EventLogConsumer", "MonitoringDaemon", "retry", "Retry", "Error", "error", "heartbeat", "configured with")
+    lines.append("daemon.log, the lines about retries, monitoring and errors:")
+    lines += [line[:400] for line in log if any(word in line for word in deciding)][-120:]
     return "\n".join(lines)
 
 
