@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
-from dagster import DagsterInstance
 
 from contract_assets.approvals.approvals import SignedDecision
 from contract_assets.approvals.defs.decision_recording import DecisionRecorder
 from contract_assets.approvals.reminders import OpenTier, RequesterOutcome
-from contract_assets.audit.trail import AuditTrail, current_actor
+from contract_assets.audit.trail import AuditTrail
 from contract_assets.intake.defs.revision_intake import RevisionIntake, SubmitResult
 from contract_assets.pipeline.defs.asset_graph import PIPELINE_STEPS
-from contract_assets.pipeline.defs.change_guard import ChangeGuard
+from contract_assets.pipeline.defs.change_guard import ActingService
 from contract_assets.pipeline.defs.revision_runs import RevisionRunner
 from contract_assets.pipeline.defs.revision_stage import record_stages
-from contract_assets.pipeline.defs.revision_state import RevisionState
 from contract_assets.pipeline.defs.revision_status import RevisionStatus
 from contract_assets.pipeline.defs.run_planning import RunPlanner, WorkItem
 from contract_assets.platform.access import Permission
-from contract_assets.platform.defs.resources import Workspace
 from contract_assets.platform.models import Revision
 
 # The step order the asset graph gives, as the tests name it.
@@ -31,21 +28,9 @@ PIPELINE = list(PIPELINE_STEPS)
 
 
 @dataclass
-class Operations:
+class Operations(ActingService):
     """The tests' handle on one home: the product's services on its instance for one actor,
     under short names (delegation only: the product code uses the services themselves)."""
-
-    workspace: Workspace
-    instance: DagsterInstance
-    actor: str = field(default_factory=current_actor)
-
-    @cached_property
-    def guard(self) -> ChangeGuard:
-        return ChangeGuard(self.workspace, self.instance, self.actor)
-
-    @cached_property
-    def state(self) -> RevisionState:
-        return RevisionState(self.workspace, self.instance)
 
     @cached_property
     def intake(self) -> RevisionIntake:

@@ -29,11 +29,6 @@ from contract_assets.platform.defs.notifier import AlertNotifier
 from contract_assets.platform.defs.resources import ContractWorkspace
 
 
-def _send(context: OpExecutionContext | SensorEvaluationContext, notifier: AlertNotifier, alerts) -> int:
-    """Send each alert once; a failed delivery is logged (the alert is in the home's log)."""
-    return notifier.send_all(alerts, context.log.warning)
-
-
 @op
 def enforce_approval_sla(
     context: OpExecutionContext, contracts: ContractWorkspace, notifier: AlertNotifier, clock: Clock
@@ -56,7 +51,7 @@ def enforce_approval_sla(
         workspace.decisions.expire(key, now)
         record_stages(state, parse_partition_key(key)[0])  # revision_stage shows it expired
         context.log.info(f"{key} expired: no decision within 7 days")
-    context.log.info(f"{_send(context, notifier, alerts)} SLA alert(s) sent, {len(expired)} expired")
+    context.log.info(f"{notifier.send_all(alerts, context.log.warning)} SLA alert(s) sent, {len(expired)} expired")
 
 
 @job(description="Escalate and expire revisions waiting too long for approval.")
@@ -102,8 +97,8 @@ def approval_request_sensor(
     open_tiers = state.open_tiers()
     requests = approval_request_alerts(open_tiers, now)
     # Read before write: a tick with nothing new takes no write lock.
-    asked = _send(context, notifier, [a for a in requests if a.alert_id not in already])
-    told = _send(context, notifier, [n for n in notices if n.alert_id not in already])
+    asked = notifier.send_all([a for a in requests if a.alert_id not in already], context.log.warning)
+    told = notifier.send_all([n for n in notices if n.alert_id not in already], context.log.warning)
     # Sending is the work: the sensor starts no run.
     return SkipReason(
         f"{asked} approval request(s) and {told} outcome notice(s) sent; {len(open_tiers)} tier(s) open"

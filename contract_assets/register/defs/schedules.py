@@ -6,7 +6,6 @@ from dagster import (
     DefaultScheduleStatus,
     OpExecutionContext,
     ScheduleDefinition,
-    SensorEvaluationContext,
     job,
     op,
 )
@@ -21,11 +20,6 @@ from contract_assets.register.defs.assets import contract_register
 from contract_assets.register.defs.jobs import register_job
 
 
-def _send(context: OpExecutionContext | SensorEvaluationContext, notifier: AlertNotifier, alerts) -> int:
-    """Send each alert once; a failed delivery is logged (the alert is in the home's log)."""
-    return notifier.send_all(alerts, context.log.warning)
-
-
 @op
 def send_renewal_reminders(
     context: OpExecutionContext, contracts: ContractWorkspace, notifier: AlertNotifier, clock: Clock
@@ -37,7 +31,7 @@ def send_renewal_reminders(
         context.log.info("no register yet: nothing to remind")
         return
     alerts = renewal_alerts(pd.read_parquet(path), clock.now().date())
-    context.log.info(f"{_send(context, notifier, alerts)} renewal alert(s) sent of {len(alerts)} due")
+    context.log.info(f"{notifier.send_all(alerts, context.log.warning)} renewal alert(s) sent of {len(alerts)} due")
 
 
 @job(description="Send renewal reminders from the contract register.")
